@@ -1,0 +1,1238 @@
+"""proc: the G/M/P scheduler (Go's ``proc.go``), on real OS threads and greenlets.
+
+What it is
+----------
+``run(main)`` starts a runtime: ``gomaxprocs`` Ps, each owning exactly one M (an OS
+thread) for its whole life.  M0 is the calling thread and the caller's greenlet *is*
+the main goroutine.  Every M has a scheduler greenlet, g0, that runs ``schedule()``
+when the M has nothing better to do and blocks the thread on the M's note when there
+is no work.  Goroutines run on greenlets pooled per M.
+
+Glossary (Go's names)
+    G       a goroutine (g.py).  Unstarted: ``(fn, args)``, stealable.  Started: bound to
+            its home P/M for life.
+    M       an OS thread with a g0 greenlet, a pool of free worker greenlets and a note.
+    P       a processor: local run queue (FIFO deque), ``runnext``, timer heap,
+            ``schedtick``; guarded by ``p.lock``.
+    sched   global run queue (unstarted Gs only), idle-P list, spinning count,
+            deadlock accounting; guarded by ``sched.lock``.
+    park    ``park(reason, unlock)``: the *only* way a G blocks.  ``ready(g)`` is the
+            only way it comes back.
+    execute switch to a G: the one place that records runnable→running latency and
+            emits ``GoStart``.
+
+Scheduling order (``find_runnable``), as in Go: local timers; every 61st schedtick one G
+from the global queue; runnext then the local queue; the global queue (batch); steal
+(unstarted Gs only, half, 4 passes, runnext on the last); then drop the P: mark idle,
+re-check everything (the spinning "delicate dance"), ``checkdead``, and sleep on the
+M's note until the next timer or a wakeup.
+
+Invariants
+    * Only the M of a G's home P ever switches to that G's greenlet.
+    * ``p.runq``/``p.runnext``/``p.idle`` change only under ``p.lock``.  A readier pushes
+      under ``p.lock`` and reads ``p.idle`` under the same lock; the idling M checks the
+      queue and sets ``idle`` under it: no wakeup is lost.
+    * ``sched.npidle``, ``sched.pidle``, ``sched.nmspinning``, ``sched.nsyscall``,
+      ``sched.noutside`` and the global queue change only under ``sched.lock``.
+      ``checkdead`` runs under ``sched.lock``.
+    * A bound G is never put on the global queue or another P's queue.
+
+Where we differ from Go, and why
+    * Binding (SPEC §1.1): greenlets are thread-bound, so ``ready`` always queues a G on
+      its home P, ``Gosched`` and preemption put it on its home P's tail (not the global
+      queue), and stealing and the global queue carry unstarted Gs only.
+    * runq: a ``deque`` under a per-P ``threading.Lock`` instead of Go's lock-free
+      256-slot ring: Python has no CAS, and bound Gs readied by other Ms make the queue
+      multi-producer.  RUNQ_SIZE (256) still bounds how many *unstarted* Gs stay local;
+      beyond it new Gs go to the global queue (Go moves half the ring; we move the new
+      one, which keeps the lock hold short).
+    * Direct switch: a parking G picks the next G itself (timers, fairness tick, local
+      queue) and switches straight to it; only when the local search fails does it
+      switch to g0, which steals and sleeps.  Go always goes through g0 (``mcall``); in
+      Python each extra greenlet switch costs ~0.4 µs, half the ping-pong budget.
+    * A finished G's greenlet runs the next unstarted G inline, with no switch at all.
+    * Each P owns one M for life (SPEC), so "idle P" means "its M sleeps on its note";
+      there is no ``startm``/``handoffp``.  Blocking kernel calls go to syscall Ms
+      (``syscall()``), a separate bounded pool.
+    * ``/sched/latencies:seconds`` records every runnable→running interval (Go samples
+      1 in 8).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import heapq
+import itertools
+import os
+import queue
+import random
+import sys
+import threading
+import time
+import traceback
+import weakref
+from typing import Any, Callable
+
+import greenlet as _greenlet_mod
+
+from .errors import Deadlock, Panic, RuntimeFatal
+from .futex import Note
+from .g import G, Gdead, Grunnable, Grunning, Gsyscall, Gwaiting, WaitReason, MUTEX_WAIT_REASONS
+from .hist import TimeHistogram
+
+getcurrent = _greenlet_mod.getcurrent
+greenlet = _greenlet_mod.greenlet
+GreenletExit = _greenlet_mod.GreenletExit
+perf_counter_ns = time.perf_counter_ns
+monotonic = time.monotonic
+
+RUNQ_SIZE = 256
+GLOBAL_CHECK_EVERY = 61
+STEAL_TRIES = 4
+GOID_BATCH = 16
+SYSCALL_MAX_THREADS = int(os.environ.get("PYRUNTIME_SYSCALL_THREADS", "64") or 64)
+SYSCALL_IDLE_TIMEOUT = 10.0
+
+_ENV_GOMAXPROCS = "PYRUNTIME_GOMAXPROCS"
+
+
+# --------------------------------------------------------------------------- metrics
+
+class _Metrics:
+    """Always-on counters and histograms (read by pyruntime.metrics)."""
+
+    def __init__(self) -> None:
+        self.schedlat = TimeHistogram()
+        self.syscalllat = TimeHistogram()
+        self.gcpauses = TimeHistogram()
+        self.mutex_wait_ns = 0
+        self.goroutines_created = 0
+
+
+metrics = _Metrics()
+
+# The tracer: None when nobody listens (one global check per transition).
+_tracer: Any = None
+
+
+def set_tracer(t: Any) -> None:
+    """Install (or remove, with None) the object whose ``emit(name, **fields)`` receives
+    every scheduler event.  Used by pyruntime.trace."""
+    global _tracer
+    _tracer = t
+
+
+# --------------------------------------------------------------------------- P and M
+
+class P:
+    """A processor: run queue, runnext, timers, schedtick.  See the module essay."""
+
+    __slots__ = (
+        "id", "lock", "runq", "runnext", "idle", "schedtick", "m", "timers", "tlock",
+        "ntimers", "sleep_until", "goid_next", "goid_end", "ncreated", "nexited", "dead",
+    )
+
+    def __init__(self, pid: int) -> None:
+        self.id = pid
+        self.lock = threading.Lock()
+        self.runq: collections.deque[G] = collections.deque()
+        self.runnext: G | None = None
+        self.idle = False
+        self.schedtick = 0
+        self.m: M | None = None
+        self.timers: list = []          # heap of (when, seq, timer, tseq)
+        self.tlock = threading.Lock()
+        self.ntimers = 0                # live timers in the heap
+        self.sleep_until: float | None = None
+        self.goid_next = 0
+        self.goid_end = 0
+        self.ncreated = 0
+        self.nexited = 0
+        self.dead = False
+
+    def runqsize(self) -> int:
+        return len(self.runq) + (self.runnext is not None)
+
+
+class M:
+    """A machine: one OS thread, its g0, its pool of free worker greenlets, its note."""
+
+    __slots__ = ("id", "p", "thread", "g0", "curg", "note", "free", "glets", "spinning", "tid", "lat", "is_m0", "ncalls")
+
+    def __init__(self, mid: int, p: P) -> None:
+        self.id = mid
+        self.p = p
+        self.thread: threading.Thread | None = None
+        self.g0: Any = None
+        self.curg: G | None = None
+        self.note = Note()
+        self.free: list = []
+        self.glets: weakref.WeakSet = weakref.WeakSet()
+        self.spinning = False
+        self.tid = 0
+        self.lat = metrics.schedlat.shard()
+        self.is_m0 = False
+        self.ncalls = 0
+
+
+class _Sched:
+    """Go's ``sched``: global state, guarded by ``lock``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.running = False
+        self.stopping = False
+        self.implicit = False
+        self.allp: list[P] = []
+        self.allm: list[M] = []
+        self.gomaxprocs = 0
+        self.runq: collections.deque[G] = collections.deque()
+        self.pidle: list[P] = []
+        self.npidle = 0
+        self.nmspinning = 0
+        self.nsyscall = 0
+        self.noutside = 0
+        self.netpoll_waiters = 0
+        self.goidgen = 0
+        self.main_g: G | None = None
+        self.m0: M | None = None
+        self.panic: BaseException | None = None
+        self.dead = False
+        self.allgs: dict[int, G] = {}
+        self.outside_created = 0
+        self.outside_exited = 0
+        self.start_ns = perf_counter_ns()
+
+
+sched = _Sched()
+_tls = threading.local()
+
+
+# --------------------------------------------------------------------------- helpers
+
+def getg() -> G | None:
+    """The goroutine running the calling code, or None outside the runtime."""
+    return getattr(getcurrent(), "_rtg", None)
+
+
+def getm() -> M | None:
+    return getattr(_tls, "m", None)
+
+
+def _new_goid(p: P | None) -> int:
+    if p is not None:
+        if p.goid_next == p.goid_end:
+            with sched.lock:
+                p.goid_next = sched.goidgen + 1
+                sched.goidgen += GOID_BATCH
+                p.goid_end = sched.goidgen + 1
+        goid = p.goid_next
+        p.goid_next += 1
+        return goid
+    with sched.lock:
+        sched.goidgen += 1
+        return sched.goidgen
+
+
+def _emit(name: str, **fields: Any) -> None:
+    t = _tracer
+    if t is not None:
+        t.emit(name, **fields)
+
+
+# --------------------------------------------------------------------------- run queues
+
+def runqput(p: P, g: G, next: bool) -> None:
+    """Put ``g`` on ``p``'s queue (``runnext`` if ``next``); wake p's M if it sleeps."""
+    p.lock.acquire()
+    if next:
+        old = p.runnext
+        p.runnext = g
+        if old is not None:
+            if old.glet is None and len(p.runq) >= RUNQ_SIZE:
+                p.lock.release()
+                _globrunqput(old)
+                p.lock.acquire()
+            else:
+                p.runq.append(old)
+    elif g.glet is None and len(p.runq) >= RUNQ_SIZE:
+        p.lock.release()
+        _globrunqput(g)
+        return
+    else:
+        p.runq.append(g)
+    idle = p.idle
+    p.lock.release()
+    if idle:
+        p.m.note.wakeup()
+
+
+def _globrunqput(g: G) -> None:
+    with sched.lock:
+        sched.runq.append(g)
+
+
+def _globrunqget(p: P, maxn: int) -> G | None:
+    """Take a batch of unstarted Gs from the global queue (Go's globrunqgetbatch)."""
+    with sched.lock:
+        q = sched.runq
+        size = len(q)
+        if size == 0:
+            return None
+        n = min(maxn, size, size // max(sched.gomaxprocs, 1) + 1)
+        first = q.popleft()
+        batch = [q.popleft() for _ in range(n - 1)]
+    if batch:
+        p.lock.acquire()
+        p.runq.extend(batch)
+        p.lock.release()
+    return first
+
+
+def _runqget(p: P) -> tuple[G | None, bool]:
+    p.lock.acquire()
+    g = p.runnext
+    if g is not None:
+        p.runnext = None
+        p.lock.release()
+        return g, True
+    q = p.runq
+    g = q.popleft() if q else None
+    p.lock.release()
+    return g, False
+
+
+def _runqsteal(p: P, victim: P, stealnext: bool) -> G | None:
+    """Steal half of ``victim``'s unstarted Gs (runnext too on the last pass)."""
+    victim.lock.acquire()
+    q = victim.runq
+    cand = [g for g in q if g.glet is None]
+    n = len(cand) - len(cand) // 2
+    taken: list[G] = []
+    if n:
+        taken = cand[:n]
+        ids = set(map(id, taken))
+        victim.runq = collections.deque(g for g in q if id(g) not in ids)
+    elif stealnext and victim.runnext is not None and victim.runnext.glet is None:
+        taken = [victim.runnext]
+        victim.runnext = None
+    victim.lock.release()
+    if not taken:
+        return None
+    first = taken.pop()
+    if taken:
+        p.lock.acquire()
+        p.runq.extend(taken)
+        p.lock.release()
+    _emit("Steal", p=p.id, victim=victim.id, n=len(taken) + 1)
+    return first
+
+
+def _steal_work(p: P) -> G | None:
+    allp = sched.allp
+    n = len(allp)
+    if n <= 1:
+        return None
+    for i in range(STEAL_TRIES):
+        last = i == STEAL_TRIES - 1
+        start = random.randrange(n)
+        for k in range(n):
+            v = allp[(start + k) % n]
+            if v is p or v.idle or v.dead:
+                continue
+            g = _runqsteal(p, v, last)
+            if g is not None:
+                return g
+    return None
+
+
+def _any_stealable(p: P) -> bool:
+    for v in sched.allp:
+        if v is p:
+            continue
+        v.lock.acquire()
+        found = any(g.glet is None for g in v.runq) or (v.runnext is not None and v.runnext.glet is None)
+        v.lock.release()
+        if found:
+            return True
+    return False
+
+
+def wakep() -> None:
+    """Wake an idle P's M to spin (steal) if nobody is spinning (Go's ``wakep``)."""
+    if sched.nmspinning or not sched.npidle:
+        return
+    with sched.lock:
+        if sched.nmspinning or not sched.pidle:
+            return
+        p = sched.pidle.pop()
+        sched.npidle -= 1
+        sched.nmspinning += 1
+        p.m.spinning = True
+    p.m.note.wakeup()
+
+
+def _resetspinning(m: M) -> None:
+    with sched.lock:
+        if m.spinning:
+            m.spinning = False
+            sched.nmspinning -= 1
+    wakep()
+
+
+# --------------------------------------------------------------------------- timers
+
+def run_timers(p: P, now: float) -> None:
+    """Run ``p``'s expired timers (Go's ``timers.check``).  Callbacks must not block."""
+    fired = []
+    p.tlock.acquire()
+    h = p.timers
+    while h and h[0][0] <= now:
+        when, _, t, tseq = heapq.heappop(h)
+        if t.seq != tseq or t.p is not p:
+            continue  # stopped or reset: a stale entry
+        if t.period:
+            t.when = when + t.period * (1 + int((now - when) / t.period))
+            heapq.heappush(h, (t.when, next(_tseq), t, tseq))
+        else:
+            t.p = None
+            p.ntimers -= 1
+        fired.append((t, when, tseq, t.arg))
+    p.tlock.release()
+    for t, when, tseq, arg in fired:
+        try:
+            t.f(arg, when, tseq)
+        except BaseException as e:  # a timer callback is runtime code
+            _panic(None, e)
+
+
+def next_timer(p: P) -> float | None:
+    p.tlock.acquire()
+    h = p.timers
+    while h and (h[0][2].seq != h[0][3] or h[0][2].p is not p):
+        heapq.heappop(h)
+    w = h[0][0] if h else None
+    p.tlock.release()
+    return w
+
+
+_tseq = itertools.count()
+
+
+class Timer:
+    """A runtime timer: ``f(arg, when, seq)`` runs on a P's scheduler when ``when``
+    (monotonic seconds) passes; ``period`` re-arms it.  ``seq`` invalidates heap entries
+    lazily on stop/reset (Go's zombies)."""
+
+    __slots__ = ("when", "period", "f", "arg", "seq", "p")
+
+    def __init__(self, f: Callable[[Any, float, float], None], arg: Any = None) -> None:
+        self.when = 0.0
+        self.period = 0.0
+        self.f = f
+        self.arg = arg
+        self.seq = 0
+        self.p: P | None = None
+
+    def start(self, when: float, period: float = 0.0) -> bool:
+        """Arm (or re-arm) the timer on the current P.  Returns True if it was active."""
+        was = self.stop()
+        g = getg()
+        p = g.m.p if (g is not None and g.m is not None) else None
+        if p is None or p.dead:
+            allp = sched.allp
+            if not allp:
+                raise RuntimeError("pyruntime: no runtime is running")
+            p = allp[0]
+        self.when = when
+        self.period = period
+        p.tlock.acquire()
+        self.seq += 1
+        self.p = p
+        p.ntimers += 1
+        heapq.heappush(p.timers, (when, next(_tseq), self, self.seq))
+        early = p.timers[0][2] is self
+        p.tlock.release()
+        if early:
+            su = p.sleep_until
+            if p.idle and (su is None or when < su):
+                p.m.note.wakeup()
+        return was
+
+    def stop(self) -> bool:
+        """Disarm; return True if the timer was armed."""
+        p = self.p
+        if p is None:
+            return False
+        p.tlock.acquire()
+        if self.p is p:
+            self.seq += 1
+            self.p = None
+            p.ntimers -= 1
+            p.tlock.release()
+            return True
+        p.tlock.release()
+        return False
+
+    @property
+    def active(self) -> bool:
+        return self.p is not None
+
+
+# --------------------------------------------------------------------------- park / ready / execute
+
+def ready(g: G, next: bool = True) -> None:
+    """Make a waiting (or in-syscall) G runnable on its home P (Go's ``goready``).
+
+    ``next``: put it in ``runnext`` if the caller runs on that same P (the woken G runs
+    next and inherits the time slice); a G readied from another M or thread goes to the
+    tail.  Readying a G that is not waiting is ignored."""
+    p = g.p
+    p.lock.acquire()
+    st = g._status
+    if st != Gwaiting and st != Gsyscall:
+        p.lock.release()
+        return
+    g._status = Grunnable
+    g.runnable_since = perf_counter_ns()
+    if next and getattr(_tls, "m", None) is p.m:
+        old = p.runnext
+        p.runnext = g
+        if old is not None:
+            p.runq.append(old)
+    else:
+        p.runq.append(g)
+    idle = p.idle
+    p.lock.release()
+    if _tracer is not None:
+        cur = getg()
+        _emit("GoUnblock", g=g.goid, p=p.id, by=cur.goid if cur else 0)
+    if idle:
+        p.m.note.wakeup()
+
+
+def park(reason: str, unlock: Any = None) -> None:
+    """Block the current G with ``reason`` until someone ``ready``s it (Go's ``gopark``).
+
+    ``unlock`` (a lock the caller holds) is released after the G is marked waiting, so a
+    waker that takes that lock always sees a waiting G.  Raises the G's pending
+    exception (deadlock, panic elsewhere, runtime stopping) when it resumes."""
+    g = getattr(getcurrent(), "_rtg", None)
+    if g is None:
+        raise RuntimeFatal("park outside a goroutine")
+    g._status = Gwaiting
+    g.waitreason = reason
+    g.waitsince = monotonic()
+    if _tracer is not None:
+        _emit("GoBlock", g=g.goid, p=g.p.id, reason=reason)
+    if unlock is not None:
+        unlock.release()
+    if sched.stopping:
+        g._status = Grunning
+        raise GreenletExit()
+    _switch_out(g, g.m)
+    if g.exc is not None:
+        e, g.exc = g.exc, None
+        raise e
+
+
+def _switch_out(g: G, m: M) -> None:
+    """Leave ``g`` (already waiting/runnable) and run the next G on this M."""
+    nxt = _find_local(m.p, m)
+    if nxt is not None:
+        gp, inherit = nxt
+        if gp is g:
+            _execute(m, g, inherit)
+            return
+        _execute(m, gp, inherit)
+        glet = gp.glet
+        if glet is None:
+            w = _getworker(m)
+            w.switch(gp)
+        else:
+            glet.switch()
+    else:
+        m.g0.switch()
+    # resumed: whoever switched to us already ran _execute for us.
+
+
+def _execute(m: M, gp: G, inherit: bool) -> None:
+    gp._status = Grunning
+    gp.m = m
+    m.curg = gp
+    p = m.p
+    if not inherit:
+        p.schedtick += 1
+    rs = gp.runnable_since
+    if rs:
+        m.lat.record(perf_counter_ns() - rs)
+        gp.runnable_since = 0
+    if _tracer is not None:
+        _emit("GoStart", g=gp.goid, p=p.id, m=m.id)
+
+
+def _find_local(p: P, m: M) -> tuple[G, bool] | None:
+    """The part of ``find_runnable`` that never blocks and never steals."""
+    if p.timers and p.timers[0][0] <= monotonic():
+        run_timers(p, monotonic())
+    if sched.runq and p.schedtick % GLOBAL_CHECK_EVERY == 0:
+        g = _globrunqget(p, 1)
+        if g is not None:
+            return g, False
+    p.lock.acquire()
+    g = p.runnext
+    if g is not None:
+        p.runnext = None
+        p.lock.release()
+        return g, True
+    q = p.runq
+    if q:
+        g = q.popleft()
+        p.lock.release()
+        return g, False
+    p.lock.release()
+    if sched.runq:
+        g = _globrunqget(p, RUNQ_SIZE // 2)
+        if g is not None:
+            return g, False
+    return None
+
+
+def _getworker(m: M) -> Any:
+    free = m.free
+    if free:
+        return free.pop()
+    w = greenlet(_worker_main, parent=m.g0)
+    m.glets.add(w)
+    return w
+
+
+def _worker_main(g: G) -> None:
+    """Body of a pooled goroutine greenlet: run G after G, inline where possible."""
+    me = getcurrent()
+    m: M = _tls.m
+    while True:
+        me._rtg = g
+        g.glet = me
+        if g.p is None:
+            g.p = m.p  # bind: from now on this G lives on this P/M
+        try:
+            fn = g.fn
+            g.fn = None
+            fn(*g.args, **g.kwargs)
+        except GreenletExit:
+            _goexit(g, m)
+            me._rtg = None
+            return
+        except BaseException as e:
+            _panic(g, e)
+        _goexit(g, m)
+        me._rtg = None
+        if sched.stopping:
+            return
+        # Pick the next G; unstarted ones run right here, with no switch.
+        while True:
+            nxt = _find_local(m.p, m)
+            if nxt is None:
+                m.free.append(me)
+                g = m.g0.switch()
+                break
+            gp, inherit = nxt
+            _execute(m, gp, inherit)
+            if gp.glet is None:
+                g = gp
+                break
+            m.free.append(me)
+            g = gp.glet.switch()
+            break
+        if g is None:  # woken only to exit
+            return
+
+
+def _goexit(g: G, m: M) -> None:
+    g._status = Gdead
+    g.args = ()
+    g.kwargs = {}
+    if g.timer is not None:
+        g.timer.stop()
+    sched.allgs.pop(g.goid, None)
+    m.p.nexited += 1
+    m.curg = None
+    if _tracer is not None:
+        _emit("GoDestroy", g=g.goid, p=m.p.id)
+
+
+# --------------------------------------------------------------------------- g0: schedule()
+
+def _schedule(m: M) -> None:
+    """g0's loop: find a G (blocking when there is none) and switch to it."""
+    while True:
+        gp, inherit = _find_runnable(m)
+        if gp is None:
+            return  # stopping
+        _execute(m, gp, inherit)
+        glet = gp.glet
+        if glet is None:
+            _getworker(m).switch(gp)
+        else:
+            glet.switch()
+
+
+def _find_runnable(m: M) -> tuple[G | None, bool]:
+    p = m.p
+    while True:
+        if sched.stopping:
+            return None, False
+        r = _find_local(p, m)
+        if r is not None:
+            if m.spinning:
+                _resetspinning(m)
+            return r
+        if sched.gomaxprocs > 1 and (m.spinning or 2 * sched.nmspinning < sched.gomaxprocs - sched.npidle):
+            if not m.spinning:
+                with sched.lock:
+                    m.spinning = True
+                    sched.nmspinning += 1
+            g = _steal_work(p)
+            if g is not None:
+                _resetspinning(m)
+                return g, False
+        # Drop the P: idle, with the delicate dance.
+        p.lock.acquire()
+        if p.runnext is not None or p.runq:
+            p.lock.release()
+            continue
+        p.idle = True
+        p.lock.release()
+        dead = False
+        with sched.lock:
+            if p not in sched.pidle:
+                sched.pidle.append(p)
+                sched.npidle += 1
+            was_spinning = m.spinning
+            if was_spinning:
+                m.spinning = False
+                sched.nmspinning -= 1
+            retry = bool(sched.runq) or sched.stopping
+            if not retry and sched.npidle == sched.gomaxprocs:
+                dead = _checkdead()
+        if not retry and was_spinning and _any_stealable(p):
+            retry = True
+        if dead:
+            _report_deadlock()
+            retry = True
+        if not retry:
+            wt = next_timer(p)
+            if wt is None:
+                p.sleep_until = None
+                m.note.sleep(None)
+            else:
+                p.sleep_until = wt
+                left = wt - monotonic()
+                if left > 0:
+                    m.note.sleep(left)
+            p.sleep_until = None
+        with sched.lock:
+            if p in sched.pidle:
+                sched.pidle.remove(p)
+                sched.npidle -= 1
+        p.lock.acquire()
+        p.idle = False
+        p.lock.release()
+
+
+def _checkdead() -> bool:
+    """Called under sched.lock when every P is idle: is no progress possible?"""
+    if sched.dead or sched.stopping or sched.nsyscall or sched.noutside or sched.netpoll_waiters:
+        return False
+    if sched.runq:
+        return False
+    for p in sched.allp:
+        if p.ntimers or p.runnext is not None or p.runq:
+            return False
+    mg = sched.main_g
+    if mg is None or mg._status != Gwaiting:
+        return False
+    sched.dead = True
+    return True
+
+
+def _report_deadlock() -> None:
+    from .debug_impl import dump
+
+    text = dump()
+    try:
+        sys.stderr.write("fatal error: all goroutines are asleep - deadlock!\n\n" + text)
+        sys.stderr.flush()
+    except Exception:
+        pass
+    mg = sched.main_g
+    if mg is not None:
+        mg.exc = Deadlock("all goroutines are asleep - deadlock!", text)
+        ready(mg, next=False)
+
+
+def _panic(g: G | None, e: BaseException) -> None:
+    """An exception escaped goroutine ``g``: report it like Go and end the program."""
+    if sched.stopping:
+        return
+    try:
+        gid = g.goid if g is not None else 0
+        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+        sys.stderr.write(f"panic: {e!r}\n\ngoroutine {gid} [running]:\n{tb}\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
+    if sched.panic is None:
+        sched.panic = e
+    mg = sched.main_g
+    if mg is not None and mg is not g:
+        mg.exc = e
+        ready(mg, next=False)
+
+
+# --------------------------------------------------------------------------- go()
+
+def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
+    """``go fn(*args, **kwargs)``."""
+    if not callable(fn):
+        raise TypeError(f"go: {fn!r} is not callable; pass a function and its arguments: go(fn, *args)")
+    cur = getattr(getcurrent(), "_rtg", None)
+    if cur is None:
+        if not sched.running:
+            _start(None, implicit=True)
+            cur = getattr(getcurrent(), "_rtg", None)
+    if cur is not None:
+        if sched.panic is not None and cur is sched.main_g:
+            e, sched.main_g.exc = sched.main_g.exc, None
+            if e is not None:
+                raise e
+        p = cur.m.p
+        g = G(_new_goid(p), fn, args, kwargs)
+        g.created_by = cur.goid
+        p.ncreated += 1
+        sched.allgs[g.goid] = g
+        g.runnable_since = perf_counter_ns()
+        if _tracer is not None:
+            _emit("GoCreate", g=g.goid, p=p.id, by=cur.goid)
+        runqput(p, g, True)
+        if sched.npidle and not sched.nmspinning:
+            wakep()
+        return g
+    # An outside thread: the global queue.
+    g = G(_new_goid(None), fn, args, kwargs)
+    with sched.lock:
+        sched.outside_created += 1
+        sched.runq.append(g)
+    sched.allgs[g.goid] = g
+    g.runnable_since = perf_counter_ns()
+    if _tracer is not None:
+        _emit("GoCreate", g=g.goid, p=-1, by=0)
+    _wake_any()
+    return g
+
+
+def _wake_any() -> None:
+    wakep()
+    if sched.npidle == sched.gomaxprocs:
+        # Every P sleeps: wake one even if a "spinning" flag is stale.
+        with sched.lock:
+            p = sched.pidle[0] if sched.pidle else None
+        if p is not None:
+            p.m.note.wakeup()
+
+
+def gosched() -> None:
+    """Yield the processor: the G goes to the tail of its P's queue (Go's ``Gosched``;
+    Go uses the global queue, but a started G cannot leave its P)."""
+    g = getattr(getcurrent(), "_rtg", None)
+    if g is None:
+        time.sleep(0)
+        return
+    m = g.m
+    p = m.p
+    g._status = Grunnable
+    g.runnable_since = perf_counter_ns()
+    if _tracer is not None:
+        _emit("GoStop", g=g.goid, p=p.id, reason="yield")
+    p.lock.acquire()
+    p.runq.append(g)
+    p.lock.release()
+    _switch_out(g, m)
+    if g.exc is not None:
+        e, g.exc = g.exc, None
+        raise e
+
+
+def num_goroutine() -> int:
+    """The number of goroutines that currently exist."""
+    if not sched.running:
+        return 0
+    return len(sched.allgs)
+
+
+# --------------------------------------------------------------------------- syscalls
+
+class _SyscallPool:
+    """A bounded, reused pool of syscall Ms (threads without a P)."""
+
+    def __init__(self) -> None:
+        self.q: queue.SimpleQueue = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+        self.idle = 0
+
+    def submit(self, req: list) -> None:
+        with self.lock:
+            spawn = self.idle == 0 and len(self.threads) < SYSCALL_MAX_THREADS
+            if not spawn:
+                self.idle -= 1 if self.idle else 0
+            if spawn:
+                t = threading.Thread(target=self._loop, name=f"pyruntime-syscall-{len(self.threads)}", daemon=True)
+                self.threads.append(t)
+        self.q.put(req)
+        if spawn:
+            t.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                req = self.q.get(timeout=SYSCALL_IDLE_TIMEOUT)
+            except queue.Empty:
+                with self.lock:
+                    if self.idle > 0:
+                        self.idle -= 1
+                        self.threads.remove(threading.current_thread())
+                        return
+                continue
+            if req is None:
+                return
+            fn, args, kwargs, g, t0 = req[0], req[1], req[2], req[3], req[4]
+            metrics.syscalllat.record(perf_counter_ns() - t0)
+            try:
+                req[5] = fn(*args, **kwargs)
+            except BaseException as e:
+                req[6] = e
+            req[0] = req[1] = req[2] = None
+            _emit("GoSyscallEnd", g=g.goid, p=g.p.id)
+            ready(g, next=False)
+            with sched.lock:
+                sched.nsyscall -= 1
+            with self.lock:
+                self.idle += 1
+
+    def stop(self, timeout: float) -> None:
+        with self.lock:
+            threads = list(self.threads)
+            self.threads.clear()
+            self.idle = 0
+        for _ in threads:
+            self.q.put(None)
+        end = monotonic() + timeout
+        for t in threads:
+            t.join(max(0.0, end - monotonic()))
+
+
+_syscalls = _SyscallPool()
+
+
+def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a blocking call on a syscall M; the G waits in ``_Gsyscall`` and its P runs
+    other goroutines.  Returns the call's result or raises its exception."""
+    if not callable(fn):
+        raise TypeError(f"syscall: {fn!r} is not callable")
+    g = getattr(getcurrent(), "_rtg", None)
+    if g is None:
+        return fn(*args, **kwargs)
+    req = [fn, args, kwargs, g, perf_counter_ns(), None, None]
+    with sched.lock:
+        sched.nsyscall += 1
+    g._status = Gsyscall
+    g.waitreason = WaitReason.SYSCALL
+    g.waitsince = monotonic()
+    _emit("GoSyscallBegin", g=g.goid, p=g.p.id)
+    _syscalls.submit(req)
+    _switch_out(g, g.m)
+    if g.exc is not None:
+        e, g.exc = g.exc, None
+        raise e
+    if req[6] is not None:
+        exc = req[6]
+        req[6] = None
+        raise exc
+    return req[5]
+
+
+def syscall_wait(result: Callable[[], Any], add_done_callback: Callable[[Callable[[Any], None]], Any]) -> Any:
+    """Park the current G in ``_Gsyscall`` until an outside completion calls back
+    (used by aio: the work runs on another thread's event loop), then ``result()``."""
+    g = getattr(getcurrent(), "_rtg", None)
+    if g is None:
+        return result()
+    with sched.lock:
+        sched.nsyscall += 1
+    g._status = Gsyscall
+    g.waitreason = WaitReason.SYSCALL
+    g.waitsince = monotonic()
+    _emit("GoSyscallBegin", g=g.goid, p=g.p.id)
+
+    def done(_: Any) -> None:
+        _emit("GoSyscallEnd", g=g.goid, p=g.p.id)
+        ready(g, next=False)
+        with sched.lock:
+            sched.nsyscall -= 1
+
+    add_done_callback(done)
+    _switch_out(g, g.m)
+    if g.exc is not None:
+        e, g.exc = g.exc, None
+        raise e
+    return result()
+
+
+_shutdown_hooks: list[Callable[[], None]] = []
+
+
+def on_shutdown(f: Callable[[], None]) -> None:
+    """Call ``f()`` when the running runtime shuts down (once)."""
+    if f not in _shutdown_hooks:
+        _shutdown_hooks.append(f)
+
+
+# --------------------------------------------------------------------------- outside threads
+
+def block_outside(note: Note, unlock: Any) -> None:
+    """Block a plain OS thread (not a goroutine) on ``note``; counted for checkdead."""
+    with sched.lock:
+        sched.noutside += 1
+    if unlock is not None:
+        unlock.release()
+    try:
+        note.sleep(None)
+    finally:
+        with sched.lock:
+            sched.noutside -= 1
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+def _default_gomaxprocs() -> int:
+    v = os.environ.get(_ENV_GOMAXPROCS)
+    if v is not None and v.strip() != "":
+        try:
+            n = int(v)
+        except ValueError:
+            raise ValueError(f"{_ENV_GOMAXPROCS}={v!r}: must be a positive integer") from None
+        if n < 1:
+            raise ValueError(f"{_ENV_GOMAXPROCS}={v!r}: must be a positive integer")
+        return n
+    return num_cpu()
+
+
+def num_cpu() -> int:
+    """The number of CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _check_procs(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"gomaxprocs must be an int, got {type(n).__name__} {n!r}")
+    if n < 1:
+        raise ValueError(f"gomaxprocs must be >= 1, got {n}")
+    if n > 10000:
+        raise ValueError(f"gomaxprocs must be <= 10000 (Go's thread limit), got {n}")
+    return n
+
+
+def _start(gomaxprocs: int | None, implicit: bool) -> G:
+    """Start a runtime with the calling thread as M0 and the caller as the main G."""
+    n = _default_gomaxprocs() if gomaxprocs is None else _check_procs(gomaxprocs)
+    if sched.running:
+        raise RuntimeError("pyruntime: a runtime is already running in this process; "
+                           "call run() only from outside goroutines, after the previous run() returned")
+    sched.reset()
+    sched.implicit = implicit
+    sched.gomaxprocs = n
+    sched.allp = [P(i) for i in range(n)]
+    for i, p in enumerate(sched.allp):
+        m = M(i, p)
+        p.m = m
+        sched.allm.append(m)
+    m0 = sched.allm[0]
+    m0.is_m0 = True
+    sched.m0 = m0
+    me = getcurrent()
+    m0.thread = threading.current_thread()
+    m0.tid = threading.get_native_id()
+    _tls.m = m0
+    m0.g0 = greenlet(_g0_main, parent=me)
+    p0 = sched.allp[0]
+    main = G(_new_goid(p0), None, (), {})
+    main.glet = me
+    main.p = p0
+    main.m = m0
+    main._status = Grunning
+    p0.ncreated += 1
+    sched.allgs[main.goid] = main
+    sched.main_g = main
+    m0.curg = main
+    me._rtg = main
+    sched.running = True
+    for m in sched.allm[1:]:
+        t = threading.Thread(target=_mstart, args=(m,), name=f"pyruntime-M{m.id}", daemon=True)
+        m.thread = t
+        t.start()
+    _emit("ProcStart", p=0, m=0)
+    if implicit:
+        atexit.register(_atexit)
+    return main
+
+
+def _g0_main() -> None:
+    m = _tls.m
+    getcurrent()._rtg = None
+    _schedule(m)
+    _kill_m(m)
+
+
+def _mstart(m: M) -> None:
+    _tls.m = m
+    m.tid = threading.get_native_id()
+    me = getcurrent()
+    me._rtg = None
+    m.g0 = me
+    _emit("ProcStart", p=m.p.id, m=m.id)
+    try:
+        _schedule(m)
+    finally:
+        _kill_m(m)
+        _emit("ProcStop", p=m.p.id, m=m.id)
+        _tls.m = None
+
+
+def _kill_m(m: M) -> None:
+    """Unwind every goroutine greenlet of this M (run on the M's own thread)."""
+    me = getcurrent()
+    for w in list(m.glets):
+        if w is me or w.dead:
+            continue
+        try:
+            w.parent = me
+            if w:  # started
+                w.throw(GreenletExit)
+        except Exception:
+            pass
+    m.free.clear()
+
+
+def shutdown(timeout: float = 5.0) -> None:
+    """Stop the runtime: every M and syscall thread ends; other goroutines are abandoned."""
+    if not sched.running:
+        return
+    me = getcurrent()
+    m0 = sched.m0
+    sched.stopping = True
+    for m in sched.allm:
+        m.note.wakeup()
+    # M0's goroutines and g0 live on this thread: unwind them here.
+    if m0 is not None and threading.current_thread() is m0.thread:
+        _kill_m(m0)
+        g0 = m0.g0
+        if g0 is not None and g0 and not g0.dead:
+            try:
+                g0.parent = me
+                g0.throw(GreenletExit)
+            except Exception:
+                pass
+    end = monotonic() + timeout
+    for m in sched.allm[1:]:
+        if m.thread is not None:
+            m.thread.join(max(0.0, end - monotonic()))
+    _syscalls.stop(max(0.1, end - monotonic()))
+    hooks = list(_shutdown_hooks)
+    _shutdown_hooks.clear()
+    for f in hooks:
+        try:
+            f()
+        except Exception:
+            pass
+    main = sched.main_g
+    if main is not None:
+        main._status = Gdead
+    try:
+        del me._rtg
+    except AttributeError:
+        pass
+    _tls.m = None
+    sched.running = False
+    sched.allgs.clear()
+    sched.main_g = None
+    _emit("ProcStop", p=0, m=0)
+
+
+def _atexit() -> None:
+    if sched.running and sched.implicit:
+        shutdown(timeout=1.0)
+
+
+def run(main: Callable[..., Any], *args: Any, gomaxprocs: int | None = None, **kwargs: Any) -> Any:
+    """Start a runtime, run ``main(*args, **kwargs)`` as the main goroutine, return its result.
+
+    When main returns the program ends, as in Go: other goroutines are abandoned and
+    every M and sysmon thread is stopped before ``run`` returns.  An exception escaping
+    any goroutine is re-raised here; a deadlock raises :class:`Deadlock`."""
+    if not callable(main):
+        raise TypeError(f"run: {main!r} is not callable")
+    if getg() is not None:
+        raise RuntimeError("pyruntime.run: called from inside a goroutine; a runtime is already running")
+    if sched.running and sched.implicit:
+        shutdown()
+    _start(gomaxprocs, implicit=False)
+    try:
+        result = main(*args, **kwargs)
+        err = sched.panic
+        if err is not None:
+            raise err
+        return result
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
+        err = sched.panic
+        if err is not None and err is not e and not isinstance(e, Deadlock):
+            raise err from None
+        raise
+    finally:
+        shutdown()
+
+
+def gomaxprocs(n: int | None = None) -> int:
+    """Return the current GOMAXPROCS; with ``n`` (>= 1), also set it (takes effect at the
+    next run, until run-time resizing under stop-the-world lands)."""
+    prev = sched.gomaxprocs if sched.running else _default_gomaxprocs()
+    if n is None:
+        return prev
+    n = _check_procs(n)
+    if not sched.running:
+        os.environ[_ENV_GOMAXPROCS] = str(n)
+        return prev
+    if n != prev:
+        raise NotImplementedError("changing GOMAXPROCS while the runtime runs needs stop-the-world (coming with sysmon)")
+    return prev
+
+
+def gcpause_hook() -> None:  # placeholder for sysmon issue
+    pass
+
+
+__all__ = [
+    "G", "P", "M", "sched", "metrics", "getg", "getm", "park", "ready", "newproc", "gosched",
+    "run", "shutdown", "syscall", "num_goroutine", "num_cpu", "gomaxprocs", "Timer",
+    "block_outside", "set_tracer", "Panic", "Deadlock", "MUTEX_WAIT_REASONS",
+]

@@ -1,0 +1,191 @@
+"""pyruntime.time: Go's ``time`` package over the runtime's per-P timers.
+
+``sleep(dt)`` parks the goroutine on a timer of its P (the P's M sleeps exactly until
+its next timer when idle); from a plain thread it is ``time.sleep``.  Durations are
+float seconds; the constants ``nanosecond`` … ``hour`` make Go-style code read the same
+(``sleep(10 * millisecond)``).  Times (``now()``, the values timer channels deliver)
+are seconds since the epoch, like ``time.time()``.
+
+Timer channels follow Go 1.23+: ``len(t.c)`` and ``t.c.cap()`` are 0, and no stale
+value can be received after ``stop()`` or ``reset()`` returns (both drain the channel
+under its lock, and a firing that raced with them is dropped by its sequence number).
+A ``Ticker`` whose reader falls behind drops ticks.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from typing import Any, Callable
+
+from ._core import proc
+from ._core.chan import chan, nilchan
+
+__all__ = [
+    "sleep", "now", "since", "after", "after_func", "tick", "Timer", "Ticker",
+    "nanosecond", "microsecond", "millisecond", "second", "minute", "hour",
+]
+
+nanosecond = 1e-9
+microsecond = 1e-6
+millisecond = 1e-3
+second = 1.0
+minute = 60.0
+hour = 3600.0
+
+_monotonic = _time.monotonic
+
+
+def _dur(dt: Any, what: str) -> float:
+    if isinstance(dt, bool) or not isinstance(dt, (int, float)):
+        raise TypeError(f"{what}: duration must be a number of seconds, got {type(dt).__name__} {dt!r}")
+    if dt != dt:
+        raise ValueError(f"{what}: duration is NaN")
+    return float(dt)
+
+
+def _goready(g: Any, when: float, seq: int) -> None:
+    proc.ready(g)
+
+
+def sleep(dt: float) -> None:
+    """Pause the current goroutine for at least ``dt`` seconds (``dt <= 0`` returns at once)."""
+    dt = _dur(dt, "sleep")
+    g = proc.getg()
+    if g is None:
+        if dt > 0:
+            _time.sleep(dt)
+        return
+    if dt <= 0:
+        return
+    t = g.timer
+    if t is None:
+        t = g.timer = proc.Timer(_goready, g)
+    t.start(_monotonic() + dt)
+    proc.park("sleep")
+
+
+def now() -> float:
+    """The current time, in seconds since the epoch (``time.time()``)."""
+    return _time.time()
+
+
+def since(t: float) -> float:
+    """Seconds elapsed since ``t`` (a value of ``now()``)."""
+    return _time.time() - t
+
+
+def _chan_fire(tm: "Timer", when: float, gen: int) -> None:
+    """Deliver a tick to ``tm.c`` unless a stop/reset since this arming drained it."""
+    from ._core.chan import _dequeue, _wake
+
+    c = tm.c
+    value = _time.time() - max(0.0, _monotonic() - when)  # back-dated: lateness is not observable
+    lk = c._lock
+    lk.acquire()
+    if gen != tm._gen:
+        lk.release()
+        return
+    sg = _dequeue(c._recvq)
+    if sg is not None:
+        lk.release()
+        sg.val = value
+        sg.ok = True
+        _wake(sg)
+        return
+    if not c._buf:
+        c._buf.append(value)
+    lk.release()  # a full buffer drops the tick (a slow Ticker reader)
+
+
+class Timer:
+    """A single event: after ``dt`` seconds the current time is delivered on ``c``
+    (or ``f`` runs in its own goroutine, for ``after_func``)."""
+
+    def __init__(self, dt: float, f: Callable[[], Any] | None = None, *, _period: float = 0.0) -> None:
+        dt = _dur(dt, "Timer")
+        if f is not None and not callable(f):
+            raise TypeError(f"after_func: {f!r} is not callable")
+        self._f = f
+        self._gen = 0  # bumped (under c's lock) by every stop/reset
+        self.c: Any = None
+        if f is None:
+            self.c = chan(1)
+            self.c._timer = self
+        self._rt = proc.Timer(self._fire, 0)
+        self._period = _period
+        self._rt.start(_monotonic() + max(dt, 0.0), _period)
+
+    def _fire(self, gen: int, when: float, seq: int) -> None:
+        if self._f is not None:
+            proc.newproc(self._f, (), {})
+        else:
+            _chan_fire(self, when, gen)
+
+    def _drain(self) -> None:
+        c = self.c
+        if c is not None:
+            with c._lock:
+                self._gen += 1
+                self._rt.arg = self._gen
+                c._buf.clear()
+
+    def stop(self) -> bool:
+        """Stop the timer; True if it was still pending.  No stale value is received after."""
+        was = self._rt.stop()
+        self._drain()
+        return was
+
+    def reset(self, dt: float) -> bool:
+        """Re-arm for ``dt`` seconds from now; True if it was still pending."""
+        dt = _dur(dt, "reset")
+        was = self._rt.stop()
+        self._drain()
+        self._rt.start(_monotonic() + max(dt, 0.0), self._period)
+        return was
+
+    # hooks used by channel operations (Go's maybeRunChan / blockTimerChan)
+    def _maybe_run(self) -> None:
+        """Fire an expired one-shot timer on the spot, so a busy P cannot delay it."""
+        rt = self._rt
+        if not self._period and rt.p is not None and rt.when <= _monotonic():
+            when = rt.when
+            if rt.stop():
+                _chan_fire(self, when, self._gen)
+
+    def _blocked(self, delta: int) -> None:
+        pass
+
+
+class Ticker(Timer):
+    """Delivers the time on ``c`` every ``dt`` seconds; drops ticks for a slow reader."""
+
+    def __init__(self, dt: float) -> None:
+        dt = _dur(dt, "Ticker")
+        if dt <= 0:
+            raise ValueError("non-positive interval for NewTicker")
+        super().__init__(dt, _period=dt)
+
+    def reset(self, dt: float) -> bool:
+        dt = _dur(dt, "reset")
+        if dt <= 0:
+            raise ValueError("non-positive interval for Ticker.Reset")
+        self._period = dt
+        return super().reset(dt)
+
+
+def after(dt: float) -> chan:
+    """A channel that receives the current time after ``dt`` seconds."""
+    return Timer(dt).c
+
+
+def after_func(dt: float, f: Callable[[], Any]) -> Timer:
+    """Run ``f()`` in its own goroutine after ``dt`` seconds; ``stop()`` cancels it."""
+    return Timer(dt, f)
+
+
+def tick(dt: float) -> Any:
+    """``Ticker(dt).c``; a non-positive ``dt`` gives the nil channel, as in Go."""
+    dt = _dur(dt, "tick")
+    if dt <= 0:
+        return nilchan
+    return Ticker(dt).c
