@@ -158,7 +158,7 @@ class P:
 class M:
     """A machine: one OS thread, its g0, its pool of free worker greenlets, its note."""
 
-    __slots__ = ("id", "p", "thread", "g0", "curg", "note", "free", "glets", "spinning", "tid", "lat", "is_m0", "ncalls")
+    __slots__ = ("id", "p", "thread", "g0", "curg", "note", "free", "glets", "spinning", "tid", "lat", "is_m0", "nextg")
 
     def __init__(self, mid: int, p: P) -> None:
         self.id = mid
@@ -173,7 +173,7 @@ class M:
         self.tid = 0
         self.lat = metrics.schedlat.shard()
         self.is_m0 = False
-        self.ncalls = 0
+        self.nextg: G | None = None
 
 
 class _Sched:
@@ -551,8 +551,14 @@ def _switch_out(g: G, m: M) -> None:
         _execute(m, gp, inherit)
         glet = gp.glet
         if glet is None:
-            w = _getworker(m)
-            w.switch(gp)
+            free = m.free
+            if free:
+                free.pop().switch(gp)
+            else:
+                # A new greenlet starts at the recursion depth of whoever first switches
+                # to it: start it from g0 (shallow), never from a G's deep stack.
+                m.nextg = gp
+                m.g0.switch()
         else:
             glet.switch()
     else:
@@ -671,10 +677,14 @@ def _goexit(g: G, m: M) -> None:
 def _schedule(m: M) -> None:
     """g0's loop: find a G (blocking when there is none) and switch to it."""
     while True:
-        gp, inherit = _find_runnable(m)
-        if gp is None:
-            return  # stopping
-        _execute(m, gp, inherit)
+        gp = m.nextg
+        if gp is not None:
+            m.nextg = None  # handed over by _switch_out, already executed
+        else:
+            gp, inherit = _find_runnable(m)
+            if gp is None:
+                return  # stopping
+            _execute(m, gp, inherit)
         glet = gp.glet
         if glet is None:
             _getworker(m).switch(gp)
@@ -776,14 +786,32 @@ def _report_deadlock() -> None:
         ready(mg, next=False)
 
 
+_CORE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def panic_value(e: BaseException) -> str:
+    """Go's ``panic: <value>`` text: a runtime Panic prints its message, any other
+    exception ``Type: message``."""
+    if isinstance(e, Panic):
+        return str(e)
+    msg = str(e)
+    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+
+
+def _user_traceback(e: BaseException) -> str:
+    """The Python traceback of ``e`` without the runtime's own frames."""
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if not os.path.abspath(f.filename).startswith(_CORE_DIR)]
+    return "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(type(e), e))
+
+
 def _panic(g: G | None, e: BaseException) -> None:
     """An exception escaped goroutine ``g``: report it like Go and end the program."""
     if sched.stopping:
         return
     try:
         gid = g.goid if g is not None else 0
-        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-        sys.stderr.write(f"panic: {e!r}\n\ngoroutine {gid} [running]:\n{tb}\n")
+        sys.stderr.write(f"panic: {panic_value(e)}\n\ngoroutine {gid} [running]:\n{_user_traceback(e)}\n")
         sys.stderr.flush()
     except Exception:
         pass
@@ -1190,8 +1218,15 @@ def run(main: Callable[..., Any], *args: Any, gomaxprocs: int | None = None, **k
     any goroutine is re-raised here; a deadlock raises :class:`Deadlock`."""
     if not callable(main):
         raise TypeError(f"run: {main!r} is not callable")
-    if getg() is not None:
-        raise RuntimeError("pyruntime.run: called from inside a goroutine; a runtime is already running")
+    cur = getg()
+    if cur is not None:
+        if cur is sched.main_g and not sched.implicit:
+            # Nested run() in the main goroutine (a program started by `pyruntime run`
+            # that calls run() itself): main is already the main goroutine.
+            _check_procs(gomaxprocs) if gomaxprocs is not None else None
+            return main(*args, **kwargs)
+        if not (cur is sched.main_g and sched.implicit):
+            raise RuntimeError("pyruntime.run: called from inside a goroutine; a runtime is already running")
     if sched.running and sched.implicit:
         shutdown()
     _start(gomaxprocs, implicit=False)
