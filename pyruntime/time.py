@@ -121,27 +121,32 @@ class Timer:
         else:
             _chan_fire(self, when, gen)
 
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
+        """Invalidate in-flight firings and drop an undelivered value; True if one was dropped."""
         c = self.c
-        if c is not None:
-            with c._lock:
-                self._gen += 1
-                self._rt.arg = self._gen
-                c._buf.clear()
+        if c is None:
+            return False
+        with c._lock:
+            self._gen += 1
+            self._rt.arg = self._gen
+            had = bool(c._buf)
+            c._buf.clear()
+        return had
 
     def stop(self) -> bool:
-        """Stop the timer; True if it was still pending.  No stale value is received after."""
+        """Stop the timer.  True if it had not yet delivered: still pending, or fired
+        with its value not received (Go 1.23: such a timer still counts as running).
+        No stale value can be received afterwards."""
         was = self._rt.stop()
-        self._drain()
-        return was
+        return self._drain() or was
 
     def reset(self, dt: float) -> bool:
-        """Re-arm for ``dt`` seconds from now; True if it was still pending."""
+        """Re-arm for ``dt`` seconds from now; True as for ``stop``."""
         dt = _dur(dt, "reset")
         was = self._rt.stop()
-        self._drain()
+        had = self._drain()
         self._rt.start(_monotonic() + max(dt, 0.0), self._period)
-        return was
+        return had or was
 
     # hooks used by channel operations (Go's maybeRunChan / blockTimerChan)
     def _maybe_run(self) -> None:

@@ -130,7 +130,7 @@ class P:
 
     __slots__ = (
         "id", "lock", "runq", "runnext", "idle", "schedtick", "m", "timers", "tlock",
-        "ntimers", "sleep_until", "goid_next", "goid_end", "ncreated", "nexited", "dead",
+        "ntimers", "sleep_until", "goid_next", "goid_end", "ncreated", "nexited", "dead", "nbound",
     )
 
     def __init__(self, pid: int) -> None:
@@ -149,7 +149,8 @@ class P:
         self.goid_end = 0
         self.ncreated = 0
         self.nexited = 0
-        self.dead = False
+        self.dead = False      # retiring (GOMAXPROCS shrank): takes no new work
+        self.nbound = 0        # started, not yet dead Gs whose home is this P
 
     def runqsize(self) -> int:
         return len(self.runq) + (self.runnext is not None)
@@ -248,6 +249,10 @@ def _emit(name: str, **fields: Any) -> None:
 
 def runqput(p: P, g: G, next: bool) -> None:
     """Put ``g`` on ``p``'s queue (``runnext`` if ``next``); wake p's M if it sleeps."""
+    if p.dead and g.glet is None:
+        _globrunqput(g)
+        _wake_any()
+        return
     p.lock.acquire()
     if next:
         old = p.runnext
@@ -367,9 +372,12 @@ def wakep() -> None:
     if sched.nmspinning or not sched.npidle:
         return
     with sched.lock:
-        if sched.nmspinning or not sched.pidle:
+        if sched.nmspinning:
             return
-        p = sched.pidle.pop()
+        p = next((q for q in reversed(sched.pidle) if not q.dead), None)
+        if p is None:
+            return
+        sched.pidle.remove(p)
         sched.npidle -= 1
         sched.nmspinning += 1
         p.m.spinning = True
@@ -585,7 +593,7 @@ def _find_local(p: P, m: M) -> tuple[G, bool] | None:
     """The part of ``find_runnable`` that never blocks and never steals."""
     if p.timers and p.timers[0][0] <= monotonic():
         run_timers(p, monotonic())
-    if sched.runq and p.schedtick % GLOBAL_CHECK_EVERY == 0:
+    if sched.runq and p.schedtick % GLOBAL_CHECK_EVERY == 0 and not p.dead:
         g = _globrunqget(p, 1)
         if g is not None:
             return g, False
@@ -601,7 +609,7 @@ def _find_local(p: P, m: M) -> tuple[G, bool] | None:
         p.lock.release()
         return g, False
     p.lock.release()
-    if sched.runq:
+    if sched.runq and not p.dead:
         g = _globrunqget(p, RUNQ_SIZE // 2)
         if g is not None:
             return g, False
@@ -626,6 +634,7 @@ def _worker_main(g: G) -> None:
         g.glet = me
         if g.p is None:
             g.p = m.p  # bind: from now on this G lives on this P/M
+            m.p.nbound += 1
         try:
             fn = g.fn
             g.fn = None
@@ -667,6 +676,7 @@ def _goexit(g: G, m: M) -> None:
         g.timer.stop()
     sched.allgs.pop(g.goid, None)
     m.p.nexited += 1
+    m.p.nbound -= 1
     m.curg = None
     if _tracer is not None:
         _emit("GoDestroy", g=g.goid, p=m.p.id)
@@ -697,12 +707,14 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
     while True:
         if sched.stopping:
             return None, False
+        if p.dead and _retire(m, p):
+            return None, False
         r = _find_local(p, m)
         if r is not None:
             if m.spinning:
                 _resetspinning(m)
             return r
-        if sched.gomaxprocs > 1 and (m.spinning or 2 * sched.nmspinning < sched.gomaxprocs - sched.npidle):
+        if sched.gomaxprocs > 1 and not p.dead and (m.spinning or 2 * sched.nmspinning < sched.gomaxprocs - sched.npidle):
             if not m.spinning:
                 with sched.lock:
                     m.spinning = True
@@ -728,7 +740,7 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
                 m.spinning = False
                 sched.nmspinning -= 1
             retry = bool(sched.runq) or sched.stopping
-            if not retry and sched.npidle == sched.gomaxprocs:
+            if not retry and sched.npidle >= len(sched.allp):
                 dead = _checkdead()
         if not retry and was_spinning and _any_stealable(p):
             retry = True
@@ -866,7 +878,7 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
 
 def _wake_any() -> None:
     wakep()
-    if sched.npidle == sched.gomaxprocs:
+    if sched.npidle >= len(sched.allp):
         # Every P sleeps: wake one even if a "spinning" flag is stale.
         with sched.lock:
             p = sched.pidle[0] if sched.pidle else None
@@ -1108,6 +1120,7 @@ def _start(gomaxprocs: int | None, implicit: bool) -> G:
     main.m = m0
     main._status = Grunning
     p0.ncreated += 1
+    p0.nbound += 1
     sched.allgs[main.goid] = main
     sched.main_g = main
     m0.curg = main
@@ -1248,18 +1261,124 @@ def run(main: Callable[..., Any], *args: Any, gomaxprocs: int | None = None, **k
 
 
 def gomaxprocs(n: int | None = None) -> int:
-    """Return the current GOMAXPROCS; with ``n`` (>= 1), also set it (takes effect at the
-    next run, until run-time resizing under stop-the-world lands)."""
-    prev = sched.gomaxprocs if sched.running else _default_gomaxprocs()
+    """Return the previous GOMAXPROCS; with ``n`` (>= 1) also set it.
+
+    While a runtime runs, growing adds Ps (each with its M thread) at once; shrinking
+    marks the highest Ps *retiring*: they take no new work, hand their unstarted Gs to
+    the global queue, and their Ms exit once the Gs bound to them have ended (a started
+    G cannot move: SPEC §1.1).  P0 (the main goroutine's) never retires.  Go does this in
+    ``procresize`` under stop-the-world; here no G moves, so nothing needs stopping.
+    Without a runtime, ``n`` becomes the default for the next one."""
     if n is None:
-        return prev
+        return sched.gomaxprocs if sched.running else _default_gomaxprocs()
     n = _check_procs(n)
     if not sched.running:
+        prev = _default_gomaxprocs()
         os.environ[_ENV_GOMAXPROCS] = str(n)
         return prev
-    if n != prev:
-        raise NotImplementedError("changing GOMAXPROCS while the runtime runs needs stop-the-world (coming with sysmon)")
-    return prev
+    return procresize(n)
+
+
+_resize_lock = threading.Lock()
+
+
+def procresize(n: int) -> int:
+    with _resize_lock:
+        start: list[M] = []
+        wake: list[M] = []
+        with sched.lock:
+            old = sched.gomaxprocs
+            active = [p for p in sched.allp if not p.dead]
+            if n > len(active):
+                for p in sched.allp:  # revive retiring Ps first
+                    if p.dead and len(active) < n:
+                        p.dead = False
+                        active.append(p)
+                        wake.append(p.m)
+                allp = list(sched.allp)
+                nid = max(p.id for p in allp) + 1
+                mid = max(m.id for m in sched.allm) + 1
+                while len(active) < n:
+                    p = P(nid)
+                    m = M(mid, p)
+                    p.m = m
+                    nid += 1
+                    mid += 1
+                    allp.append(p)
+                    active.append(p)
+                    sched.allm = sched.allm + [m]
+                    start.append(m)
+                sched.allp = allp  # copy-on-write: readers iterate a stable list
+            elif n < len(active):
+                for p in sorted(active, key=lambda q: q.id, reverse=True):
+                    if len(active) == n:
+                        break
+                    if p is sched.allp[0]:
+                        continue
+                    p.dead = True
+                    active.remove(p)
+                    wake.append(p.m)
+            sched.gomaxprocs = n
+        _emit("ProcsChange", old=old, new=n)
+        for m in start:
+            t = threading.Thread(target=_mstart, args=(m,), name=f"pyruntime-M{m.id}", daemon=True)
+            m.thread = t
+            t.start()
+        for m in wake:
+            m.note.wakeup()
+        return old
+
+
+def _retire(m: M, p: P) -> bool:
+    """On a retiring P: move unstarted Gs to the global queue; once no bound G is left,
+    hand the timers to P0 and leave ``allp``.  Returns True when the M should exit."""
+    p.lock.acquire()
+    moved = [g for g in p.runq if g.glet is None]
+    if moved:
+        p.runq = collections.deque(g for g in p.runq if g.glet is not None)
+    rn = p.runnext
+    if rn is not None and rn.glet is None:
+        moved.append(rn)
+        p.runnext = None
+    done = p.nbound == 0 and not p.runq and p.runnext is None
+    p.lock.release()
+    if moved:
+        with sched.lock:
+            sched.runq.extend(moved)
+        _wake_any()
+    if not done:
+        return False
+    with sched.lock:
+        if not p.dead or p.nbound:
+            return False
+        sched.allp = [q for q in sched.allp if q is not p]
+        sched.allm = [q for q in sched.allm if q is not m]
+        if p in sched.pidle:
+            sched.pidle.remove(p)
+            sched.npidle -= 1
+        if m.spinning:
+            m.spinning = False
+            sched.nmspinning -= 1
+        p0 = sched.allp[0]
+    # Timers (timer channels, after_func, contexts) move to P0.
+    p.tlock.acquire()
+    moving = [t for (_, _, t, tseq) in p.timers if t.p is p and t.seq == tseq]
+    p.timers = []
+    p.ntimers = 0
+    for t in moving:
+        t.p = None
+    p.tlock.release()
+    for t in moving:
+        p0.tlock.acquire()
+        t.seq += 1
+        t.p = p0
+        p0.ntimers += 1
+        heapq.heappush(p0.timers, (t.when, next(_tseq), t, t.seq))
+        p0.tlock.release()
+    if moving:
+        p0.m.note.wakeup()
+    _emit("ProcStop", p=p.id, m=m.id)
+    return True
 
 
 def gcpause_hook() -> None:  # placeholder for sysmon issue
