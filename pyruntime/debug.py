@@ -9,7 +9,15 @@ from typing import Iterator
 from ._core.debug_impl import GoroutineInfo, dump, goroutines
 from ._core.futex import RuntimeLock
 
-__all__ = ["GoroutineInfo", "goroutines", "dump", "stw", "RuntimeLock"]
+__all__ = ["GoroutineInfo", "goroutines", "dump", "stw", "RuntimeLock", "sched_lock_statistics"]
+
+
+def sched_lock_statistics():  # type: ignore[no-untyped-def]
+    """Counters of the scheduler's runtime lock (``sched.lock``): acquisitions,
+    contention, spins, yields, futex sleeps and wake latency."""
+    from ._core.proc import sched
+
+    return sched.lock.statistics()
 
 
 @contextlib.contextmanager

@@ -77,7 +77,7 @@ from typing import Any, Callable
 import greenlet as _greenlet_mod
 
 from .errors import Deadlock, Panic, RuntimeFatal
-from .futex import Note
+from .futex import Note, RuntimeLock
 from .g import G, Gdead, Grunnable, Grunning, Gsyscall, Gwaiting, WaitReason, MUTEX_WAIT_REASONS
 from .hist import TimeHistogram
 
@@ -181,7 +181,9 @@ class _Sched:
     """Go's ``sched``: global state, guarded by ``lock``."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        # Go's runtime mutex (tri-state futex lock); its statistics() are what the lock
+        # lab shows.  Hot per-P and per-channel paths use threading.Lock (HACKING.md).
+        self.lock = RuntimeLock()
         self.reset()
 
     def reset(self) -> None:
@@ -257,23 +259,32 @@ def runqput(p: P, g: G, next: bool) -> None:
     if next:
         old = p.runnext
         p.runnext = g
-        if old is not None:
-            if old.glet is None and len(p.runq) >= RUNQ_SIZE:
-                p.lock.release()
-                _globrunqput(old)
-                p.lock.acquire()
-            else:
-                p.runq.append(old)
-    elif g.glet is None and len(p.runq) >= RUNQ_SIZE:
-        p.lock.release()
-        _globrunqput(g)
-        return
-    else:
-        p.runq.append(g)
+        g = old
+    if g is not None:
+        q = p.runq
+        if g.glet is None and len(q) >= RUNQ_SIZE:
+            p.lock.release()
+            _runqputslow(p, g)
+            return
+        q.append(g)
     idle = p.idle
     p.lock.release()
     if idle:
         p.m.note.wakeup()
+
+
+def _runqputslow(p: P, g: G) -> None:
+    """The local queue is full: move the older half of its unstarted head, and ``g``,
+    to the global queue in one batch (Go's ``runqputslow``)."""
+    batch = []
+    p.lock.acquire()
+    q = p.runq
+    while q and len(batch) < RUNQ_SIZE // 2 and q[0].glet is None:
+        batch.append(q.popleft())
+    p.lock.release()
+    batch.append(g)
+    with sched.lock:
+        sched.runq.extend(batch)
 
 
 def _globrunqput(g: G) -> None:
