@@ -812,6 +812,10 @@ def _report_deadlock() -> None:
 _CORE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+class _Quiet(Exception):
+    pass
+
+
 def panic_value(e: BaseException) -> str:
     """Go's ``panic: <value>`` text: a runtime Panic prints its message, any other
     exception ``Type: message``."""
@@ -832,7 +836,10 @@ def _panic(g: G | None, e: BaseException) -> None:
     """An exception escaped goroutine ``g``: report it like Go and end the program."""
     if sched.stopping:
         return
+    quiet = isinstance(e, (KeyboardInterrupt, SystemExit))  # Ctrl-C / sys.exit(): no panic report
     try:
+        if quiet:
+            raise _Quiet
         gid = g.goid if g is not None else 0
         sys.stderr.write(f"panic: {panic_value(e)}\n\ngoroutine {gid} [running]:\n{_user_traceback(e)}\n")
         sys.stderr.flush()
@@ -904,6 +911,8 @@ def gosched() -> None:
     if g is None:
         time.sleep(0)
         return
+    if sched.stopping:
+        raise GreenletExit()  # the program is ending: unwind this goroutine
     m = g.m
     p = m.p
     g._status = Grunnable
@@ -929,35 +938,44 @@ def num_goroutine() -> int:
 # --------------------------------------------------------------------------- syscalls
 
 class _SyscallPool:
-    """A bounded, reused pool of syscall Ms (threads without a P)."""
+    """A bounded, reused pool of syscall Ms (threads without a P).
+
+    Invariant (under ``lock``): ``nidle`` counts workers waiting on the queue that no
+    submitted request has claimed yet.  ``submit`` claims one (or starts a worker, up to
+    ``SYSCALL_MAX_THREADS``; beyond that requests queue for the next free worker).  A
+    worker whose wait times out exits only if it is still unclaimed.  Each runtime gets
+    a fresh queue, so a stale stop sentinel can never eat a later request."""
 
     def __init__(self) -> None:
-        self.q: queue.SimpleQueue = queue.SimpleQueue()
         self.lock = threading.Lock()
-        self.threads: list[threading.Thread] = []
-        self.idle = 0
+        self.q: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads: set[threading.Thread] = set()
+        self.nidle = 0
 
     def submit(self, req: list) -> None:
+        t = None
         with self.lock:
-            spawn = self.idle == 0 and len(self.threads) < SYSCALL_MAX_THREADS
-            if not spawn:
-                self.idle -= 1 if self.idle else 0
-            if spawn:
-                t = threading.Thread(target=self._loop, name=f"pyruntime-syscall-{len(self.threads)}", daemon=True)
-                self.threads.append(t)
+            if self.nidle > 0:
+                self.nidle -= 1
+            elif len(self.threads) < SYSCALL_MAX_THREADS:
+                t = threading.Thread(target=self._loop, args=(self.q,), daemon=True,
+                                     name=f"pyruntime-syscall-{len(self.threads)}")
+                self.threads.add(t)
         self.q.put(req)
-        if spawn:
+        if t is not None:
             t.start()
 
-    def _loop(self) -> None:
+    def _loop(self, q: queue.SimpleQueue) -> None:
+        _block_signals()
+        me = threading.current_thread()
         while True:
             try:
-                req = self.q.get(timeout=SYSCALL_IDLE_TIMEOUT)
+                req = q.get(timeout=SYSCALL_IDLE_TIMEOUT)
             except queue.Empty:
                 with self.lock:
-                    if self.idle > 0:
-                        self.idle -= 1
-                        self.threads.remove(threading.current_thread())
+                    if self.nidle > 0 and q is self.q:
+                        self.nidle -= 1
+                        self.threads.discard(me)
                         return
                 continue
             if req is None:
@@ -974,15 +992,18 @@ class _SyscallPool:
             with sched.lock:
                 sched.nsyscall -= 1
             with self.lock:
-                self.idle += 1
+                if q is not self.q:
+                    return  # the runtime that owned this worker has stopped
+                self.nidle += 1
 
     def stop(self, timeout: float) -> None:
         with self.lock:
             threads = list(self.threads)
             self.threads.clear()
-            self.idle = 0
+            self.nidle = 0
+            old, self.q = self.q, queue.SimpleQueue()
         for _ in threads:
-            self.q.put(None)
+            old.put(None)
         end = monotonic() + timeout
         for t in threads:
             t.join(max(0.0, end - monotonic()))
@@ -1154,7 +1175,19 @@ def _g0_main() -> None:
     _kill_m(m)
 
 
+def _block_signals() -> None:
+    """Runtime threads leave SIGINT/SIGTERM to the main thread (Python handles signals
+    there only; a signal delivered to an M would not wake M0's futex sleep)."""
+    try:
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        pass
+
+
 def _mstart(m: M) -> None:
+    _block_signals()
     _tls.m = m
     m.tid = threading.get_native_id()
     me = getcurrent()

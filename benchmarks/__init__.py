@@ -1,0 +1,1 @@
+"""pyruntime against its peers: ``python -m benchmarks`` (see benchmarks/run.py)."""

@@ -1,0 +1,161 @@
+"""Whole-program behaviour, as subprocess test programs with expected output (STYLE 9):
+the deadlock message and exit status, the panic report, Ctrl-C, threads at exit,
+the CLI and the samples."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.timeout(60)
+
+
+def run_prog(src: str, *args: str, env: dict | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(src), *args], capture_output=True, text=True,
+                          timeout=timeout, env=e, cwd=ROOT)
+
+
+def test_deadlock_message_dump_and_exception():
+    r = run_prog("""
+        import pyruntime as rt
+        from pyruntime import chan, go
+        def main():
+            c = chan()
+            go(c.send, 1)      # blocks too: nobody receives from c... after the first
+            c.recv()
+            c.recv()
+        try:
+            rt.run(main)
+        except rt.Deadlock as e:
+            print("caught", e)
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "caught all goroutines are asleep - deadlock!"
+    assert r.stderr.startswith("fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [chan receive]:\n")
+
+
+def test_deadlock_cli_exit_status_2(tmp_path):
+    f = tmp_path / "dl.py"
+    f.write_text("from pyruntime import chan\nchan().recv()\n")
+    r = subprocess.run([sys.executable, "-m", "pyruntime", "run", str(f)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "fatal error: all goroutines are asleep - deadlock!" in r.stderr
+    assert "goroutine 1 [chan receive]:" in r.stderr
+
+
+def test_panic_report_and_exit_status(tmp_path):
+    f = tmp_path / "p.py"
+    f.write_text(textwrap.dedent("""
+        from pyruntime import chan, go
+        def boom():
+            raise ValueError("bad thing")
+        go(boom)
+        chan().recv()
+    """))
+    r = subprocess.run([sys.executable, "-m", "pyruntime", "run", str(f)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "panic: ValueError: bad thing\n\ngoroutine 2 [running]:\n" in r.stderr
+    assert 'in boom' in r.stderr
+    assert "_core" not in r.stderr  # runtime frames are hidden, as in Go's default traceback
+
+
+def test_every_thread_ends_after_run_returns_panic_and_deadlock():
+    r = run_prog("""
+        import threading
+        import time as stdtime
+        import pyruntime as rt
+        from pyruntime import chan, go
+        def ok():
+            for _ in range(20): go(chan().recv)
+            rt.syscall(stdtime.sleep, 0.01)
+            return 1
+        def bad():
+            go(lambda: 1 / 0)
+            chan().recv()
+        def dead():
+            chan().recv()
+        for procs in (1, 4):
+            assert rt.run(ok, gomaxprocs=procs) == 1
+            try: rt.run(bad, gomaxprocs=procs)
+            except ZeroDivisionError: pass
+            try: rt.run(dead, gomaxprocs=procs)
+            except rt.Deadlock: pass
+        print(sorted(t.name for t in threading.enumerate()))
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "['MainThread']"
+
+
+@pytest.mark.parametrize("prog", ["busy", "sleeping"])
+def test_ctrl_c_stops_cleanly(prog):
+    src = textwrap.dedent(f"""
+        import threading
+        import pyruntime as rt
+        from pyruntime import chan, go, time
+        def spin():
+            while True:
+                rt.gosched()
+        def main():
+            if {prog!r} == "busy":
+                for _ in range(3): go(spin)
+            else:
+                go(time.sleep, 100)
+            print("ready", flush=True)
+            chan().recv()
+        try:
+            rt.run(main, gomaxprocs=2)
+        except KeyboardInterrupt:
+            print("interrupted", sorted(t.name for t in threading.enumerate()), flush=True)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", src], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    assert out.strip() == "interrupted ['MainThread']"
+
+
+@pytest.mark.parametrize("sample,expect", [
+    ("sieve.py", "first 100 primes: 2 3 5 7 11"),
+    ("worker_pool.py", "200 jobs on 16 workers"),
+    ("fanin.py", "context ended: context deadline exceeded"),
+])
+def test_samples_run(sample, expect):
+    r = subprocess.run([sys.executable, "-m", "pyruntime", "run", os.path.join(ROOT, "samples", sample)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert expect in r.stdout
+
+
+def test_invalid_gomaxprocs_env_names_the_variable():
+    r = run_prog("""
+        import pyruntime as rt
+        try:
+            rt.run(lambda: None)
+        except ValueError as e:
+            print(e)
+    """, env={"PYRUNTIME_GOMAXPROCS": "lots"})
+    assert "PYRUNTIME_GOMAXPROCS" in r.stdout
+
+
+def test_implicit_runtime_go_without_run():
+    r = run_prog("""
+        from pyruntime import go, chan
+        import pyruntime as rt
+        c = chan()
+        go(lambda: c.send(sum(range(10))))
+        print(c.recv(), rt.num_goroutine() >= 1)
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "45 True"
