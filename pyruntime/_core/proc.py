@@ -90,6 +90,7 @@ monotonic = time.monotonic
 RUNQ_SIZE = 256
 GLOBAL_CHECK_EVERY = 61
 STEAL_TRIES = 4
+RUNNEXT_STEAL_BACKOFF = 3e-6  # seconds (Go: usleep(3))
 GOID_BATCH = 16
 SYSCALL_MAX_THREADS = int(os.environ.get("PYRUNTIME_SYSCALL_THREADS", "64") or 64)
 SYSCALL_IDLE_TIMEOUT = 10.0
@@ -212,7 +213,13 @@ class _Sched:
 
 
 sched = _Sched()
-_tls = threading.local()
+
+
+class _TLS(threading.local):
+    m: "M | None" = None  # the M this thread is (None: an outside thread)
+
+
+_tls = _TLS()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -223,7 +230,7 @@ def getg() -> G | None:
 
 
 def getm() -> M | None:
-    return getattr(_tls, "m", None)
+    return _tls.m
 
 
 def _new_goid(p: P | None) -> int:
@@ -334,8 +341,17 @@ def _runqsteal(p: P, victim: P, stealnext: bool) -> G | None:
         ids = set(map(id, taken))
         victim.runq = collections.deque(g for g in q if id(g) not in ids)
     elif stealnext and victim.runnext is not None and victim.runnext.glet is None:
-        taken = [victim.runnext]
-        victim.runnext = None
+        if not victim.idle:
+            # Go's runqgrab: give a running victim ~3 µs to run its own runnext first (a
+            # G that readies another and then blocks is the common case); stealing it
+            # would make every later handoff cross threads.
+            victim.lock.release()
+            time.sleep(RUNNEXT_STEAL_BACKOFF)
+            victim.lock.acquire()
+        rn = victim.runnext
+        if rn is not None and rn.glet is None:
+            taken = [rn]
+            victim.runnext = None
     victim.lock.release()
     if not taken:
         return None
@@ -518,7 +534,7 @@ def ready(g: G, next: bool = True) -> None:
         return
     g._status = Grunnable
     g.runnable_since = perf_counter_ns()
-    if next and getattr(_tls, "m", None) is p.m:
+    if next and _tls.m is p.m:
         old = p.runnext
         p.runnext = g
         if old is not None:
@@ -560,32 +576,64 @@ def park(reason: str, unlock: Any = None) -> None:
 
 
 def _switch_out(g: G, m: M) -> None:
-    """Leave ``g`` (already waiting/runnable) and run the next G on this M."""
-    nxt = _find_local(m.p, m)
-    if nxt is not None:
-        gp, inherit = nxt
-        if gp is g:
-            _execute(m, g, inherit)
+    """Leave ``g`` (already waiting/runnable) and run the next G on this M.
+
+    This is ``schedule()``'s non-blocking half fused with ``execute()`` for the hot
+    communicate-and-wait path (see the module essay); the blocking half is g0's."""
+    p = m.p
+    if (p.timers and p.timers[0][0] <= monotonic()) or sched.runq:
+        nxt = _find_local(p, m)
+        if nxt is None:
+            m.g0.switch()
             return
-        _execute(m, gp, inherit)
-        glet = gp.glet
-        if glet is None:
-            free = m.free
-            if free:
-                free.pop().switch(gp)
-            else:
-                # A new greenlet starts at the recursion depth of whoever first switches
-                # to it: start it from g0 (shallow), never from a G's deep stack.
-                m.nextg = gp
-                m.g0.switch()
-        else:
-            glet.switch()
+        gp, inherit = nxt
     else:
+        lk = p.lock
+        lk.acquire()
+        gp = p.runnext
+        if gp is not None:
+            p.runnext = None
+            inherit = True
+        else:
+            q = p.runq
+            if not q:
+                lk.release()
+                m.g0.switch()
+                return
+            gp = q.popleft()
+            inherit = False
+        lk.release()
+    # execute(gp, inherit), inline
+    gp._status = Grunning
+    gp.m = m
+    m.curg = gp
+    if not inherit:
+        p.schedtick += 1
+    rs = gp.runnable_since
+    if rs:
+        m.lat.record(perf_counter_ns() - rs)
+        gp.runnable_since = 0
+    if _tracer is not None:
+        _emit("GoStart", g=gp.goid, p=p.id, m=m.id)
+    if gp is g:
+        return
+    glet = gp.glet
+    if glet is not None:
+        glet.switch()
+        return
+    free = m.free
+    if free:
+        free.pop().switch(gp)
+    else:
+        # A new greenlet starts at the recursion depth of whoever first switches to it:
+        # start it from g0 (shallow), never from a G's deep stack.
+        m.nextg = gp
         m.g0.switch()
-    # resumed: whoever switched to us already ran _execute for us.
+    # resumed: whoever switched to us already executed us.
 
 
 def _execute(m: M, gp: G, inherit: bool) -> None:
+    """Go's ``execute``: ``gp`` becomes this M's running G (``_switch_out`` inlines it)."""
     gp._status = Grunning
     gp.m = m
     m.curg = gp
