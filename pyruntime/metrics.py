@@ -58,6 +58,8 @@ def read() -> dict[str, Any]:
         "/sched/goroutines/waiting:goroutines": counts[Gwaiting],
         "/sched/goroutines/syscall:goroutines": counts[Gsyscall],
         "/sched/gomaxprocs:threads": s.gomaxprocs if s.running else proc.gomaxprocs(),
+        "/sched/running:seconds": m.running.snapshot(),
+        "/sched/stall/total:seconds": sum(p.stall_ns for p in s.allp) / 1e9,
         "/sync/mutex/wait/total:seconds": m.mutex_wait_ns / 1e9,
         "/gc/pauses:seconds": m.gcpauses.snapshot(),
     }
@@ -67,6 +69,7 @@ def reset() -> None:
     """Zero every histogram and counter (for benchmarks and labs)."""
     m = proc.metrics
     m.schedlat.reset()
+    m.running.reset()
     m.syscalllat.reset()
     m.gcpauses.reset()
     m.mutex_wait_ns = 0

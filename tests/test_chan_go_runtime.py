@@ -351,6 +351,63 @@ def test_deadlock_on_waitgroup_and_mutex(procs, capfd):
     assert capfd.readouterr().err.count(DEADLOCK_MSG) == 2
 
 
+def test_deadlock_cycle_between_goroutines(procs, capfd):
+    # a waits for b, b waits for a, main waits for both: nothing can move.
+    def main():
+        a, b = chan(), chan()
+        done = chan()
+        go(lambda: (a.recv(), b.send(1), done.send(1)))
+        go(lambda: (b.recv(), a.send(1), done.send(1)))
+        done.recv()
+
+    with pytest.raises(rt.Deadlock):
+        run(main, procs)
+    assert DEADLOCK_MSG in capfd.readouterr().err
+
+
+def test_deadlock_after_timers_expire(procs, capfd):
+    # Not while the sleep is pending, but once it has fired and nothing else
+    # can wake main.
+    def main():
+        go(gotime.sleep, 0.05)
+        gotime.sleep(0.01)
+        chan().recv()
+
+    t0 = _stdtime.monotonic()
+    with pytest.raises(rt.Deadlock):
+        run(main, procs)
+    assert _stdtime.monotonic() - t0 >= 0.05 - 0.002, "deadlock reported while a sleep was pending"
+    assert DEADLOCK_MSG in capfd.readouterr().err
+
+
+def test_panic_while_main_sleeps_ends_program(procs, capfd):
+    # The panic ends the program promptly even though main sleeps for 60 s.
+    def main():
+        go(lambda: {}["missing"])
+        gotime.sleep(60)
+
+    t0 = _stdtime.monotonic()
+    with pytest.raises(KeyError):
+        run(main, procs)
+    assert _stdtime.monotonic() - t0 < 25
+    assert "panic: " in capfd.readouterr().err
+
+
+def test_exception_in_main_with_running_goroutines(procs):
+    before = set(threading.enumerate())
+
+    def main():
+        c = chan()
+        for _ in range(4):
+            go(lambda: [c.send(i) for i in range(10**9)])
+        c.recv()
+        raise RuntimeError("main fails")
+
+    with pytest.raises(RuntimeError, match="main fails"):
+        run(main, procs)
+    assert runtime_threads_settled(before) == []
+
+
 def test_deadlock_is_an_exception_and_runtime_recovers(procs, capfd):
     assert issubclass(rt.Deadlock, BaseException)
     before = set(threading.enumerate())

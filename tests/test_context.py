@@ -223,3 +223,14 @@ def test_select_on_done_with_work(procs):
         return result.recv()
 
     assert run(main, procs) == (10, True)
+
+
+def test_no_deadlock_while_waiting_on_context_timeout(procs, capfd):
+    def main():
+        ctx, cancel = context.with_timeout(context.background(), 0.05)
+        ctx.done().recv()  # only the context's timer can wake us
+        cancel()
+        return ctx.err() is context.deadline_exceeded
+
+    assert run(main, procs) is True
+    assert "deadlock" not in capfd.readouterr().err

@@ -258,3 +258,79 @@ def test_select_empty_with_default_only(procs):
         return select(default)
 
     assert run(main, procs) == (0, None)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_select_randomised_stress_exact_accounting(procs, seed):
+    # Random mix of buffered/unbuffered channels; producers pick random
+    # subsets of channels to select-send on (sometimes with a nil case, or a
+    # default that retries); consumers select-receive on all of them plus a
+    # stop channel. Every value must be delivered exactly once.
+    import random
+
+    rng = random.Random(seed)
+    nchans, producers, consumers, per = 5, 5, 4, 200
+    caps = [rng.choice([0, 0, 1, 3]) for _ in range(nchans)]
+    plans = [
+        [
+            (rng.sample(range(nchans), rng.randint(1, nchans)), rng.random() < 0.2, rng.random() < 0.2)
+            for _ in range(per)
+        ]
+        for _ in range(producers)
+    ]
+
+    def main():
+        chans = [chan(c) for c in caps]
+        stop = chan()
+        done = chan()
+        results = chan()
+
+        def producer(p):
+            for i, (targets, with_nil, with_default) in enumerate(plans[p]):
+                v = (p, i)
+                cases = [(chans[t].send, v) for t in targets]
+                if with_nil:
+                    cases.insert(0, (nilchan.send, v))
+                if with_default:
+                    while True:
+                        k, _ = select(*cases, default)
+                        if k != len(cases):
+                            break
+                        rt.gosched()
+                else:
+                    select(*cases)
+            done.send(p)
+
+        def consumer():
+            got = []
+            cases = [c.recv for c in chans] + [stop.recv_]
+            while True:
+                k, v = select(*cases)
+                if k == nchans:
+                    # drain what is left in buffers without blocking
+                    while True:
+                        k2, v2 = select(*[c.recv for c in chans], default)
+                        if k2 == nchans:
+                            break
+                        got.append(v2)
+                    break
+                got.append(v)
+            results.send(got)
+
+        for p in range(producers):
+            go(producer, p)
+        for _ in range(consumers):
+            go(consumer)
+        for _ in range(producers):
+            done.recv()
+        stop.close()
+        allv = []
+        for _ in range(consumers):
+            allv.extend(results.recv())
+        return allv
+
+    allv = run(main, procs)
+    expected = sorted((p, i) for p in range(producers) for i in range(per))
+    assert len(allv) == len(expected), f"{len(allv)} delivered, {len(expected)} sent"
+    assert sorted(allv) == expected

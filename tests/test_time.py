@@ -339,3 +339,46 @@ def test_timer_in_select_with_channel(procs):
         return i, v, stopped
 
     assert run(main, procs) == (0, "data", True)
+
+
+def test_many_timers_stopped_and_reset(procs):
+    # 60 timers: a third stopped, a third reset to fire later, a third left
+    # alone. Exactly the un-stopped ones deliver, once each.
+    n = 60
+
+    def main():
+        timers = [gotime.Timer(0.05) for _ in range(n)]
+        stopped = [timers[i].stop() for i in range(0, n, 3)]
+        for i in range(1, n, 3):
+            timers[i].reset(0.1)
+        fired = chan(n)
+        wg_done = chan()
+
+        def watch(i, t):
+            i_, _ = select(t.c.recv, gotime.after(0.5).recv)
+            fired.send((i, i_ == 0))
+            wg_done.send(None)
+
+        for i, t in enumerate(timers):
+            go(watch, i, t)
+        for _ in range(n):
+            wg_done.recv()
+        fired.close()
+        return stopped, sorted(fired)
+
+    stopped, results = run(main, procs)
+    assert stopped == [True] * (n // 3)
+    for i, got in results:
+        assert got == (i % 3 != 0), f"timer {i}: fired={got}"
+
+
+def test_after_func_many(procs):
+    n = 100
+
+    def main():
+        c = chan(n)
+        for i in range(n):
+            gotime.after_func(0.001 * (i % 10), lambda i=i: c.send(i))
+        return sorted(c.recv() for _ in range(n))
+
+    assert run(main, procs) == list(range(n))

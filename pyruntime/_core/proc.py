@@ -105,6 +105,7 @@ class _Metrics:
 
     def __init__(self) -> None:
         self.schedlat = TimeHistogram()
+        self.running = TimeHistogram()   # how long a G runs before it blocks/yields/ends
         self.syscalllat = TimeHistogram()
         self.gcpauses = TimeHistogram()
         self.mutex_wait_ns = 0
@@ -115,6 +116,20 @@ metrics = _Metrics()
 
 # The tracer: None when nobody listens (one global check per transition).
 _tracer: Any = None
+
+
+# The netpoller (pyruntime.netpoll installs it on first use; None until then).  Contract:
+#   poll(timeout) -> list[G]   timeout 0: do not block; None: block until an event or
+#                              break_(); else seconds.  Returns the Gs whose fds are ready
+#                              (the caller readies them).
+#   break_()                   wake a poll blocked on another thread (Go's netpollBreak).
+#   waiters                    Gs parked on fds (keeps checkdead quiet, as in Go).
+netpoller: Any = None
+
+
+def set_netpoller(np: Any) -> None:
+    global netpoller
+    netpoller = np
 
 
 def set_tracer(t: Any) -> None:
@@ -132,6 +147,7 @@ class P:
     __slots__ = (
         "id", "lock", "runq", "runnext", "idle", "schedtick", "m", "timers", "tlock",
         "ntimers", "sleep_until", "goid_next", "goid_end", "ncreated", "nexited", "dead", "nbound",
+        "stall_t0", "stall_ns",
     )
 
     def __init__(self, pid: int) -> None:
@@ -152,6 +168,8 @@ class P:
         self.nexited = 0
         self.dead = False      # retiring (GOMAXPROCS shrank): takes no new work
         self.nbound = 0        # started, not yet dead Gs whose home is this P
+        self.stall_t0 = 0      # perf_counter_ns when the queue last became non-empty
+        self.stall_ns = 0      # total time the queue held a runnable G (PSI "some")
 
     def runqsize(self) -> int:
         return len(self.runq) + (self.runnext is not None)
@@ -160,7 +178,8 @@ class P:
 class M:
     """A machine: one OS thread, its g0, its pool of free worker greenlets, its note."""
 
-    __slots__ = ("id", "p", "thread", "g0", "curg", "note", "free", "glets", "spinning", "tid", "lat", "is_m0", "nextg")
+    __slots__ = ("id", "p", "thread", "g0", "curg", "note", "free", "glets", "spinning", "tid", "lat", "is_m0", "nextg",
+                 "in_netpoll", "run_start", "runlen")
 
     def __init__(self, mid: int, p: P) -> None:
         self.id = mid
@@ -176,6 +195,9 @@ class M:
         self.lat = metrics.schedlat.shard()
         self.is_m0 = False
         self.nextg: G | None = None
+        self.in_netpoll = False
+        self.run_start = 0      # perf_counter_ns when curg started running
+        self.runlen = metrics.running.shard()
 
 
 class _Sched:
@@ -200,7 +222,8 @@ class _Sched:
         self.nmspinning = 0
         self.nsyscall = 0
         self.noutside = 0
-        self.netpoll_waiters = 0
+        self.polling = False     # an M is blocked in the netpoller
+        self.lastpoll = 0.0      # monotonic time of the last netpoll
         self.goidgen = 0
         self.main_g: G | None = None
         self.m0: M | None = None
@@ -263,12 +286,14 @@ def runqput(p: P, g: G, next: bool) -> None:
         _wake_any()
         return
     p.lock.acquire()
+    q = p.runq
+    if not q and p.runnext is None:
+        p.stall_t0 = g.runnable_since or perf_counter_ns()  # the queue becomes non-empty
     if next:
         old = p.runnext
         p.runnext = g
         g = old
     if g is not None:
-        q = p.runq
         if g.glet is None and len(q) >= RUNQ_SIZE:
             p.lock.release()
             _runqputslow(p, g)
@@ -277,7 +302,7 @@ def runqput(p: P, g: G, next: bool) -> None:
     idle = p.idle
     p.lock.release()
     if idle:
-        p.m.note.wakeup()
+        _wakem(p.m)
 
 
 def _runqputslow(p: P, g: G) -> None:
@@ -292,6 +317,22 @@ def _runqputslow(p: P, g: G) -> None:
     batch.append(g)
     with sched.lock:
         sched.runq.extend(batch)
+
+
+def _wakem(m: M) -> None:
+    """Wake an M sleeping on its note, or blocked in the netpoller (Go's notewakeup /
+    netpollBreak)."""
+    m.note.wakeup()
+    if m.in_netpoll:
+        np = netpoller
+        if np is not None:
+            np.break_()
+
+
+def _inject(gs: list) -> None:
+    """Ready a batch of Gs found by the netpoller (Go's injectglist, no runnext)."""
+    for g in gs:
+        ready(g, next=False)
 
 
 def _globrunqput(g: G) -> None:
@@ -408,7 +449,7 @@ def wakep() -> None:
         sched.npidle -= 1
         sched.nmspinning += 1
         p.m.spinning = True
-    p.m.note.wakeup()
+    _wakem(p.m)
 
 
 def _resetspinning(m: M) -> None:
@@ -495,7 +536,7 @@ class Timer:
         if early:
             su = p.sleep_until
             if p.idle and (su is None or when < su):
-                p.m.note.wakeup()
+                _wakem(p.m)
         return was
 
     def stop(self) -> bool:
@@ -533,21 +574,24 @@ def ready(g: G, next: bool = True) -> None:
         p.lock.release()
         return
     g._status = Grunnable
-    g.runnable_since = perf_counter_ns()
+    now = g.runnable_since = perf_counter_ns()
+    q = p.runq
+    if not q and p.runnext is None:
+        p.stall_t0 = now
     if next and _tls.m is p.m:
         old = p.runnext
         p.runnext = g
         if old is not None:
-            p.runq.append(old)
+            q.append(old)
     else:
-        p.runq.append(g)
+        q.append(g)
     idle = p.idle
     p.lock.release()
     if _tracer is not None:
         cur = getg()
         _emit("GoUnblock", g=g.goid, p=p.id, by=cur.goid if cur else 0)
     if idle:
-        p.m.note.wakeup()
+        _wakem(p.m)
 
 
 def park(reason: str, unlock: Any = None) -> None:
@@ -581,6 +625,8 @@ def _switch_out(g: G, m: M) -> None:
     This is ``schedule()``'s non-blocking half fused with ``execute()`` for the hot
     communicate-and-wait path (see the module essay); the blocking half is g0's."""
     p = m.p
+    now = perf_counter_ns()
+    m.runlen.record(now - m.run_start)
     if (p.timers and p.timers[0][0] <= monotonic()) or sched.runq:
         nxt = _find_local(p, m)
         if nxt is None:
@@ -591,27 +637,30 @@ def _switch_out(g: G, m: M) -> None:
         lk = p.lock
         lk.acquire()
         gp = p.runnext
+        q = p.runq
         if gp is not None:
             p.runnext = None
             inherit = True
         else:
-            q = p.runq
             if not q:
                 lk.release()
                 m.g0.switch()
                 return
             gp = q.popleft()
             inherit = False
+        if not q and p.runnext is None:
+            p.stall_ns += now - p.stall_t0
         lk.release()
     # execute(gp, inherit), inline
     gp._status = Grunning
     gp.m = m
     m.curg = gp
+    m.run_start = now
     if not inherit:
         p.schedtick += 1
     rs = gp.runnable_since
     if rs:
-        m.lat.record(perf_counter_ns() - rs)
+        m.lat.record(now - rs)
         gp.runnable_since = 0
     if _tracer is not None:
         _emit("GoStart", g=gp.goid, p=p.id, m=m.id)
@@ -640,9 +689,10 @@ def _execute(m: M, gp: G, inherit: bool) -> None:
     p = m.p
     if not inherit:
         p.schedtick += 1
+    now = m.run_start = perf_counter_ns()
     rs = gp.runnable_since
     if rs:
-        m.lat.record(perf_counter_ns() - rs)
+        m.lat.record(now - rs)
         gp.runnable_since = 0
     if _tracer is not None:
         _emit("GoStart", g=gp.goid, p=p.id, m=m.id)
@@ -658,13 +708,17 @@ def _find_local(p: P, m: M) -> tuple[G, bool] | None:
             return g, False
     p.lock.acquire()
     g = p.runnext
+    q = p.runq
     if g is not None:
         p.runnext = None
+        if not q:
+            p.stall_ns += perf_counter_ns() - p.stall_t0
         p.lock.release()
         return g, True
-    q = p.runq
     if q:
         g = q.popleft()
+        if not q:
+            p.stall_ns += perf_counter_ns() - p.stall_t0
         p.lock.release()
         return g, False
     p.lock.release()
@@ -728,6 +782,7 @@ def _worker_main(g: G) -> None:
 
 
 def _goexit(g: G, m: M) -> None:
+    m.runlen.record(perf_counter_ns() - m.run_start)
     g._status = Gdead
     g.args = ()
     g.kwargs = {}
@@ -782,6 +837,13 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
             if g is not None:
                 _resetspinning(m)
                 return g, False
+        np = netpoller
+        if np is not None and np.waiters and not sched.polling:
+            gs = np.poll(0)  # step 8: non-blocking netpoll
+            sched.lastpoll = monotonic()
+            if gs:
+                _inject(gs)
+                continue
         # Drop the P: idle, with the delicate dance.
         p.lock.acquire()
         if p.runnext is not None or p.runq:
@@ -808,13 +870,29 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
             retry = True
         if not retry:
             wt = next_timer(p)
-            if wt is None:
-                p.sleep_until = None
-                m.note.sleep(None)
-            else:
-                p.sleep_until = wt
-                left = wt - monotonic()
-                if left > 0:
+            p.sleep_until = wt
+            left = None if wt is None else wt - monotonic()
+            if left is None or left > 0:
+                np = netpoller
+                poller = False
+                if np is not None and np.waiters:
+                    with sched.lock:
+                        if not sched.polling:
+                            sched.polling = poller = m.in_netpoll = True
+                if poller:
+                    # Exactly one idle M blocks in the netpoller, until its next timer.
+                    try:
+                        if not m.note.is_set():
+                            gs = np.poll(left)
+                        else:
+                            gs = np.poll(0)
+                    finally:
+                        with sched.lock:
+                            sched.polling = m.in_netpoll = False
+                        sched.lastpoll = monotonic()
+                    m.note.sleep(0)  # consume a wakeup that raced with the poll
+                    _inject(gs)
+                else:
                     m.note.sleep(left)
             p.sleep_until = None
         with sched.lock:
@@ -828,7 +906,8 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
 
 def _checkdead() -> bool:
     """Called under sched.lock when every P is idle: is no progress possible?"""
-    if sched.dead or sched.stopping or sched.nsyscall or sched.noutside or sched.netpoll_waiters:
+    np = netpoller
+    if sched.dead or sched.stopping or sched.nsyscall or sched.noutside or (np is not None and np.waiters):
         return False
     if sched.runq:
         return False
@@ -949,7 +1028,7 @@ def _wake_any() -> None:
         with sched.lock:
             p = sched.pidle[0] if sched.pidle else None
         if p is not None:
-            p.m.note.wakeup()
+            _wakem(p.m)
 
 
 def gosched() -> None:
@@ -968,7 +1047,10 @@ def gosched() -> None:
     if _tracer is not None:
         _emit("GoStop", g=g.goid, p=p.id, reason="yield")
     p.lock.acquire()
-    p.runq.append(g)
+    q = p.runq
+    if not q and p.runnext is None:
+        p.stall_t0 = g.runnable_since
+    q.append(g)
     p.lock.release()
     _switch_out(g, m)
     if g.exc is not None:
@@ -1273,7 +1355,7 @@ def shutdown(timeout: float = 5.0) -> None:
     m0 = sched.m0
     sched.stopping = True
     for m in sched.allm:
-        m.note.wakeup()
+        _wakem(m)
     # M0's goroutines and g0 live on this thread: unwind them here.
     if m0 is not None and threading.current_thread() is m0.thread:
         _kill_m(m0)
@@ -1417,7 +1499,7 @@ def procresize(n: int) -> int:
             m.thread = t
             t.start()
         for m in wake:
-            m.note.wakeup()
+            _wakem(m)
         return old
 
 
@@ -1468,7 +1550,7 @@ def _retire(m: M, p: P) -> bool:
         heapq.heappush(p0.timers, (t.when, next(_tseq), t, t.seq))
         p0.tlock.release()
     if moving:
-        p0.m.note.wakeup()
+        _wakem(p0.m)
     _emit("ProcStop", p=p.id, m=m.id)
     return True
 
