@@ -8,7 +8,6 @@ time-histogram layout; ``counts``: one int per bucket); gauges are numbers.
 
 from __future__ import annotations
 
-import gc
 import time as _time
 from typing import Any
 
@@ -17,28 +16,6 @@ from ._core.g import Grunnable, Grunning, Gsyscall, Gwaiting
 from ._core.hist import BUCKETS, Histogram
 
 __all__ = ["read", "Histogram", "BUCKETS", "reset"]
-
-_gc_t0 = [0]
-
-
-def _gc_cb(phase: str, info: dict) -> None:
-    if phase == "start":
-        _gc_t0[0] = _time.perf_counter_ns()
-    elif _gc_t0[0]:
-        dt = _time.perf_counter_ns() - _gc_t0[0]
-        _gc_t0[0] = 0
-        proc.metrics.gcpauses.record(dt)
-        try:
-            g = proc.getg()
-        except Exception:  # interpreter finalisation
-            return
-        if g is not None:
-            g.gcpause_ns += dt  # the allocating G pays (Go's mark assist)
-
-
-if _gc_cb not in gc.callbacks:
-    gc.callbacks.append(_gc_cb)
-
 
 def read() -> dict[str, Any]:
     """A snapshot of every metric."""
@@ -62,6 +39,10 @@ def read() -> dict[str, Any]:
         "/sched/stall/total:seconds": sum(p.stall_ns for p in s.allp) / 1e9,
         "/sync/mutex/wait/total:seconds": m.mutex_wait_ns / 1e9,
         "/gc/pauses:seconds": m.gcpauses.snapshot(),
+        "/sched/pauses/stopping/other:seconds": m.stw_stopping.snapshot(),
+        "/sched/pauses/total/other:seconds": m.stw_total.snapshot(),
+        "/sched/preemptions:count": m.preemptions,
+        "/sched/preempt/slices:seconds": m.preempt_slices.snapshot(),
     }
 
 

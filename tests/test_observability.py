@@ -83,8 +83,13 @@ def test_schedlat_equals_gostart_after_wakeups_in_trace(tmp_path):
     counted = rt.run(main, gomaxprocs=1)
     doc = json.loads(path.read_text())
     starts = [e for e in doc["traceEvents"] if e.get("ph") == "X"]
+    # Every runnable->running interval starts with a wake-up (GoUnblock) or a yield /
+    # preemption (GoStop); sysmon may preempt the ping-pong pair (it shares one time
+    # slice through runnext, as in Go) when it runs past 10 ms.
     unblocks = [e for e in doc["traceEvents"] if e.get("name") == "GoUnblock"]
-    assert counted == len(unblocks) == 400
+    requeued = [e for e in doc["traceEvents"] if e.get("name") == "GoStop"]
+    assert len(unblocks) == 400
+    assert counted == len(unblocks) + len(requeued)
     assert len(starts) >= 399
     assert any(e.get("ph") == "s" for e in doc["traceEvents"]) and any(e.get("ph") == "f" for e in doc["traceEvents"])
 

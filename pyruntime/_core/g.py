@@ -69,7 +69,7 @@ class G:
     __slots__ = (
         "goid", "fn", "args", "kwargs", "_status", "waitreason", "glet", "p", "m",
         "waitsince", "runnable_since", "created_by", "created_at", "exc", "timer",
-        "param", "started_ns", "gcpause_ns", "__weakref__",
+        "param", "started_ns", "gcpause_ns", "preempt", "__weakref__",
     )
 
     def __init__(self, goid: int, fn: Callable[..., Any] | None, args: tuple, kwargs: dict) -> None:
@@ -91,6 +91,7 @@ class G:
         self.param: Any = None
         self.started_ns = 0
         self.gcpause_ns = 0
+        self.preempt = False  # sysmon asked this G to yield (Go's g.preempt)
 
     @property
     def status(self) -> str:

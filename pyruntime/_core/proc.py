@@ -106,6 +106,11 @@ class _Metrics:
     def __init__(self) -> None:
         self.schedlat = TimeHistogram()
         self.running = TimeHistogram()   # how long a G runs before it blocks/yields/ends
+        self.preempt_slices = TimeHistogram()  # how long a preempted G had run
+        self.stw_stopping = TimeHistogram()
+        self.stw_total = TimeHistogram()
+        self.preemptions = 0
+        self.slice_samples: collections.deque[int] = collections.deque(maxlen=10000)  # raw ns, for labs
         self.syscalllat = TimeHistogram()
         self.gcpauses = TimeHistogram()
         self.mutex_wait_ns = 0
@@ -147,7 +152,7 @@ class P:
     __slots__ = (
         "id", "lock", "runq", "runnext", "idle", "schedtick", "m", "timers", "tlock",
         "ntimers", "sleep_until", "goid_next", "goid_end", "ncreated", "nexited", "dead", "nbound",
-        "stall_t0", "stall_ns",
+        "stall_t0", "stall_ns", "sysmontick", "sysmonwhen", "preempt_at", "stopped", "blk_key", "blk_since",
     )
 
     def __init__(self, pid: int) -> None:
@@ -170,6 +175,12 @@ class P:
         self.nbound = 0        # started, not yet dead Gs whose home is this P
         self.stall_t0 = 0      # perf_counter_ns when the queue last became non-empty
         self.stall_ns = 0      # total time the queue held a runnable G (PSI "some")
+        self.sysmontick = 0    # sysmon's last view of schedtick, and when it changed
+        self.sysmonwhen = 0
+        self.preempt_at = 0    # when sysmon last asked this P's G to yield
+        self.stopped = False   # parked for stop-the-world
+        self.blk_key: Any = None
+        self.blk_since = 0
 
     def runqsize(self) -> int:
         return len(self.runq) + (self.runnext is not None)
@@ -179,7 +190,7 @@ class M:
     """A machine: one OS thread, its g0, its pool of free worker greenlets, its note."""
 
     __slots__ = ("id", "p", "thread", "g0", "curg", "note", "free", "glets", "spinning", "tid", "lat", "is_m0", "nextg",
-                 "in_netpoll", "run_start", "runlen")
+                 "in_netpoll", "run_start", "runlen", "tstate", "blocked", "cpu_clock")
 
     def __init__(self, mid: int, p: P) -> None:
         self.id = mid
@@ -198,6 +209,9 @@ class M:
         self.in_netpoll = False
         self.run_start = 0      # perf_counter_ns when curg started running
         self.runlen = metrics.running.shard()
+        self.tstate = 0          # the thread's PyThreadState* (preemption hooks)
+        self.blocked = False     # sysmon saw its G stuck outside Python bytecode
+        self.cpu_clock: int | None = None
 
 
 class _Sched:
@@ -222,6 +236,16 @@ class _Sched:
         self.nmspinning = 0
         self.nsyscall = 0
         self.noutside = 0
+        self.gcwaiting = False   # stop-the-world requested: Ms park at their next safe point
+        self.stw_owner: M | None = None
+        self.stw_g: G | None = None
+        self.preempt_pending = False  # some G has g.preempt set (cheap global check)
+        self.sysmon: Any = None
+        self.debug: dict[str, int] = {}
+        self.stw_t0 = 0
+        self.switchinterval: float | None = None
+        self.pin_cpus: list[int] = []
+        self.m0_affinity: set[int] | None = None
         self.polling = False     # an M is blocked in the netpoller
         self.lastpoll = 0.0      # monotonic time of the last netpoll
         self.goidgen = 0
@@ -603,6 +627,11 @@ def park(reason: str, unlock: Any = None) -> None:
     g = getattr(getcurrent(), "_rtg", None)
     if g is None:
         raise RuntimeFatal("park outside a goroutine")
+    if g is sched.stw_g:
+        if unlock is not None:
+            unlock.release()
+        raise RuntimeError(f"pyruntime: goroutine {g.goid} would block ({reason}) while it has the world stopped; "
+                           "do not block inside debug.stw()")
     g._status = Gwaiting
     g.waitreason = reason
     g.waitsince = monotonic()
@@ -627,7 +656,9 @@ def _switch_out(g: G, m: M) -> None:
     p = m.p
     now = perf_counter_ns()
     m.runlen.record(now - m.run_start)
-    if (p.timers and p.timers[0][0] <= monotonic()) or sched.runq:
+    if g.preempt:
+        _clear_preempt(g, m)  # any switch is a safe point: the request is honoured
+    if (p.timers and p.timers[0][0] <= monotonic()) or sched.runq or sched.gcwaiting:
         nxt = _find_local(p, m)
         if nxt is None:
             m.g0.switch()
@@ -700,6 +731,8 @@ def _execute(m: M, gp: G, inherit: bool) -> None:
 
 def _find_local(p: P, m: M) -> tuple[G, bool] | None:
     """The part of ``find_runnable`` that never blocks and never steals."""
+    if sched.gcwaiting and sched.stw_owner is not m:
+        _gcstopm(m)
     if p.timers and p.timers[0][0] <= monotonic():
         run_timers(p, monotonic())
     if sched.runq and p.schedtick % GLOBAL_CHECK_EVERY == 0 and not p.dead:
@@ -796,11 +829,178 @@ def _goexit(g: G, m: M) -> None:
         _emit("GoDestroy", g=g.goid, p=m.p.id)
 
 
+# --------------------------------------------------------------------------- preemption
+
+FORCE_PREEMPT_NS = 10_000_000   # Go's forcePreemptNS: a 10 ms time slice
+STW_REPREEMPT = 100e-6          # STW re-preempts every 100 µs while it waits
+
+preempter: Any = None           # preempt.Preempter while a runtime runs (None: hooks off)
+
+
+def _clear_preempt(g: G, m: M) -> None:
+    g.preempt = False
+    pr = preempter
+    if pr is not None:
+        pr.disarm(m)
+
+
+def _is_preempt_safe(g: G) -> bool:
+    """The hook may switch ``g`` out only while it runs user code as the M's curg."""
+    m = g.m
+    return g._status == Grunning and m is not None and m.curg is g and g is not sched.stw_g
+
+
+def gopreempt(g: G) -> None:
+    """Switch the running G out because sysmon (or STW) asked: Go's ``gopreempt_m``.
+    It goes to the tail of its own P's queue (a started G cannot move)."""
+    m = g.m
+    p = m.p
+    now = perf_counter_ns()
+    metrics.preempt_slices.record(now - m.run_start)
+    metrics.slice_samples.append(now - m.run_start)
+    metrics.preemptions += 1
+    g._status = Grunnable
+    g.runnable_since = now
+    if _tracer is not None:
+        _emit("Preempt", g=g.goid, p=p.id)
+        _emit("GoStop", g=g.goid, p=p.id, reason="preempted")
+    p.lock.acquire()
+    q = p.runq
+    if not q and p.runnext is None:
+        p.stall_t0 = now
+    q.append(g)
+    p.lock.release()
+    _switch_out(g, m)
+    if g.exc is not None:
+        e, g.exc = g.exc, None
+        raise e
+
+
+def preemptone(p: P, now: int) -> bool:
+    """Ask the G running on ``p`` to yield (Go's ``preemptone``): the flag for the
+    cooperative checks, and the asynchronous hook unless asyncpreemptoff."""
+    m = p.m
+    g = m.curg
+    if g is None or g._status != Grunning or g is sched.stw_g:
+        return False
+    g.preempt = True
+    sched.preempt_pending = True
+    p.preempt_at = now
+    pr = preempter
+    if pr is not None:
+        pr.disarm(m)  # re-arm on the current stack (a re-issued request)
+        pr.arm(m, g)
+    return True
+
+
+def check_preempt() -> None:
+    """Cooperative preemption point (runtime calls that do not block)."""
+    g = getattr(getcurrent(), "_rtg", None)
+    if g is not None and g.preempt and g._status == Grunning and g is not sched.stw_g:
+        m = g.m
+        _clear_preempt(g, m)
+        gopreempt(g)
+
+
+# --------------------------------------------------------------------------- stop the world
+
+class _WorldSema:
+    """Go's ``worldsema``: one stop-the-world at a time, queued FIFO."""
+
+    def __init__(self) -> None:
+        from .sema import Sema
+
+        self.s = Sema(1)
+
+
+_worldsema: Any = None
+
+
+def stop_the_world(reason: str) -> None:
+    """Stop every other P at a safe point; the calling goroutine keeps running alone."""
+    global _worldsema
+    g = getattr(getcurrent(), "_rtg", None)
+    if g is None:
+        raise RuntimeError("stop_the_world: call it from a goroutine (not from an outside thread or "
+                           "with no runtime running)")
+    if sched.stw_g is g:
+        raise RuntimeError("stop_the_world: the world is already stopped by this goroutine (nested stw)")
+    if not isinstance(reason, str):
+        raise TypeError(f"stop_the_world: reason must be a str, got {reason!r}")
+    if _worldsema is None:
+        _worldsema = _WorldSema()
+    _worldsema.s.acquire("stopping the world")
+    m = g.m
+    t0 = perf_counter_ns()
+    _emit("STWBegin", g=g.goid, p=m.p.id, reason=reason)
+    with sched.lock:
+        sched.gcwaiting = True
+        sched.stw_owner = m
+        sched.stw_g = g
+    while True:
+        waiting = False
+        now = perf_counter_ns()
+        for p in sched.allp:
+            if p is m.p or p.stopped:
+                continue
+            p.lock.acquire()
+            if p.idle:
+                p.stopped = True  # its M checks gcwaiting before it runs anything
+            p.lock.release()
+            if p.stopped:
+                continue
+            pm = p.m
+            if pm.blocked and pm.curg is not None and pm.curg.preempt:
+                continue  # stuck in a C call with the hook armed: it stops on return
+            waiting = True
+            if now - p.preempt_at >= STW_REPREEMPT * 1e9:
+                preemptone(p, now)
+        if not waiting:
+            break
+        _stopnote.sleep(STW_REPREEMPT)
+    metrics.stw_stopping.record(perf_counter_ns() - t0)
+    sched.stw_t0 = t0
+
+
+_stopnote = Note()
+
+
+def start_the_world() -> None:
+    """Undo ``stop_the_world``: every stopped M resumes."""
+    g = getattr(getcurrent(), "_rtg", None)
+    if g is None or sched.stw_g is not g:
+        raise RuntimeError("start_the_world: the world is not stopped by this goroutine")
+    with sched.lock:
+        sched.gcwaiting = False
+        sched.stw_owner = None
+        sched.stw_g = None
+        for p in sched.allp:
+            p.stopped = False
+    for m in sched.allm:
+        _wakem(m)
+    metrics.stw_total.record(perf_counter_ns() - sched.stw_t0)
+    _emit("STWEnd", g=g.goid, p=g.m.p.id)
+    _worldsema.s.release()
+
+
+def _gcstopm(m: M) -> None:
+    """Park this M for stop-the-world (Go's ``gcstopm``) until the world restarts."""
+    p = m.p
+    p.stopped = True
+    _stopnote.wakeup()
+    while sched.gcwaiting and not sched.stopping:
+        m.note.sleep(0.05)
+
+
 # --------------------------------------------------------------------------- g0: schedule()
 
 def _schedule(m: M) -> None:
     """g0's loop: find a G (blocking when there is none) and switch to it."""
+    seen = metrics.preemptions
     while True:
+        if metrics.preemptions != seen and preempter is not None:
+            seen = metrics.preemptions
+            _tracing_self_test(m)
         gp = m.nextg
         if gp is not None:
             m.nextg = None  # handed over by _switch_out, already executed
@@ -821,6 +1021,9 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
     while True:
         if sched.stopping:
             return None, False
+        if sched.gcwaiting and sched.stw_owner is not m:
+            _gcstopm(m)
+            continue
         if p.dead and _retire(m, p):
             return None, False
         r = _find_local(p, m)
@@ -902,6 +1105,9 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
         p.lock.acquire()
         p.idle = False
         p.lock.release()
+        sm = sched.sysmon
+        if sm is not None and sm.deep:
+            sm.wake()
 
 
 def _checkdead() -> bool:
@@ -996,6 +1202,8 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
             e, sched.main_g.exc = sched.main_g.exc, None
             if e is not None:
                 raise e
+        if cur.preempt:
+            check_preempt()
         p = cur.m.p
         g = G(_new_goid(p), fn, args, kwargs)
         g.created_by = cur.goid
@@ -1253,15 +1461,70 @@ def _check_procs(n: Any) -> int:
     return n
 
 
-def _start(gomaxprocs: int | None, implicit: bool) -> G:
+DEBUG_KEYS = ("schedtrace", "scheddetail", "asyncpreemptoff", "blockreport", "sysmon")
+
+
+def parse_debug(v: str) -> dict[str, int]:
+    """``PYRUNTIME_DEBUG=key=value,...`` (Go's GODEBUG).  Unknown keys and bad values
+    are reported with a RuntimeWarning and ignored; the runtime still starts."""
+    import warnings
+
+    out: dict[str, int] = {}
+    for item in filter(None, (x.strip() for x in v.split(","))):
+        key, _, val = item.partition("=")
+        if key not in DEBUG_KEYS:
+            warnings.warn(f"PYRUNTIME_DEBUG: unknown key {key!r} (known: {', '.join(DEBUG_KEYS)})",
+                          RuntimeWarning, stacklevel=3)
+            continue
+        try:
+            n = int(val) if val else 1
+            if n < 0:
+                raise ValueError
+        except ValueError:
+            warnings.warn(f"PYRUNTIME_DEBUG: {key}={val!r} is not a non-negative integer", RuntimeWarning, stacklevel=3)
+            continue
+        out[key] = n
+    return out
+
+
+def _mcommon(m: M) -> None:
+    """Per-M set-up on its own thread: thread state for the preemption hooks, CPU clock."""
+    from . import preempt as _pre
+
+    m.tstate = _pre.tstate_of_current_thread()
+    m.tid = threading.get_native_id()
+    try:
+        m.cpu_clock = time.pthread_getcpuclockid(threading.get_ident())
+    except (AttributeError, OSError):
+        m.cpu_clock = None
+    cpus = sched.pin_cpus
+    if cpus:
+        try:
+            os.sched_setaffinity(0, {cpus[m.id % len(cpus)]})
+        except (AttributeError, OSError):
+            pass
+
+
+def _start(gomaxprocs: int | None, implicit: bool, pin_cpus: bool = False) -> G:
     """Start a runtime with the calling thread as M0 and the caller as the main G."""
     n = _default_gomaxprocs() if gomaxprocs is None else _check_procs(gomaxprocs)
     if sched.running:
         raise RuntimeError("pyruntime: a runtime is already running in this process; "
                            "call run() only from outside goroutines, after the previous run() returned")
+    dbg = parse_debug(os.environ.get("PYRUNTIME_DEBUG", ""))
     sched.reset()
+    sched.debug = dbg
     sched.implicit = implicit
     sched.gomaxprocs = n
+    sched.pin_cpus = []
+    sched.m0_affinity = None
+    if pin_cpus:
+        try:
+            allowed = sorted(os.sched_getaffinity(0))
+            sched.m0_affinity = set(allowed)
+            sched.pin_cpus = allowed
+        except (AttributeError, OSError):
+            pass
     sched.allp = [P(i) for i in range(n)]
     for i, p in enumerate(sched.allp):
         m = M(i, p)
@@ -1272,7 +1535,7 @@ def _start(gomaxprocs: int | None, implicit: bool) -> G:
     sched.m0 = m0
     me = getcurrent()
     m0.thread = threading.current_thread()
-    m0.tid = threading.get_native_id()
+    _mcommon(m0)
     _tls.m = m0
     m0.g0 = greenlet(_g0_main, parent=me)
     p0 = sched.allp[0]
@@ -1288,6 +1551,7 @@ def _start(gomaxprocs: int | None, implicit: bool) -> G:
     m0.curg = main
     me._rtg = main
     sched.running = True
+    _start_sysmon()
     for m in sched.allm[1:]:
         t = threading.Thread(target=_mstart, args=(m,), name=f"pyruntime-M{m.id}", daemon=True)
         m.thread = t
@@ -1296,6 +1560,105 @@ def _start(gomaxprocs: int | None, implicit: bool) -> G:
     if implicit:
         atexit.register(_atexit)
     return main
+
+
+def _start_sysmon() -> None:
+    global preempter
+    from . import preempt as _pre
+
+    gc_install()
+    if sched.debug.get("sysmon", 1) == 0:
+        return
+    if not sched.debug.get("asyncpreemptoff"):
+        pr = _pre.Preempter(gopreempt, _is_preempt_safe)
+        preempter = pr if pr.enabled else None
+    sched.switchinterval = sys.getswitchinterval()
+    if sched.switchinterval > 0.001:
+        sys.setswitchinterval(0.001)  # sysmon needs the GIL to run at all (Q6)
+    from ..sysmon import Sysmon
+
+    sm = Sysmon(sched, metrics)
+    sched.sysmon = sm
+    sm.start()
+
+
+def _stop_sysmon() -> None:
+    global preempter
+    sm = sched.sysmon
+    if sm is not None:
+        sm.stop()
+        sched.sysmon = None
+    pr = preempter
+    preempter = None
+    if pr is not None:
+        pr.close()
+    if sched.switchinterval is not None:
+        sys.setswitchinterval(sched.switchinterval)
+        sched.switchinterval = None
+    if sched.m0_affinity:
+        try:
+            os.sched_setaffinity(0, sched.m0_affinity)
+        except OSError:
+            pass
+    gc_uninstall()
+
+
+# --------------------------------------------------------------------------- GC as stop-the-world
+
+_gc_t0 = [0, None]
+
+
+def _gc_cb(phase: str, info: dict) -> None:
+    """Python's collector holds the GIL: every M stops.  We count it as a GC
+    stop-the-world pause and charge it to the G that allocated (Go's mark assist)."""
+    try:
+        if phase == "start":
+            _gc_t0[0] = perf_counter_ns()
+            g = getattr(getcurrent(), "_rtg", None)
+            _gc_t0[1] = g
+            if _tracer is not None:
+                _emit("GCBegin", gen=info.get("generation", -1), g=g.goid if g is not None else 0,
+                      p=g.p.id if g is not None and g.p is not None else -1)
+        elif _gc_t0[0]:
+            dt = perf_counter_ns() - _gc_t0[0]
+            g = _gc_t0[1]
+            _gc_t0[0] = 0
+            _gc_t0[1] = None
+            metrics.gcpauses.record(dt)
+            if g is not None:
+                g.gcpause_ns += dt
+            if _tracer is not None:
+                _emit("GCEnd", gen=info.get("generation", -1), g=g.goid if g is not None else 0,
+                      p=g.p.id if g is not None and g.p is not None else -1, collected=info.get("collected", 0))
+    except Exception:  # interpreter finalisation, greenlet teardown
+        pass
+
+
+def gc_install() -> None:
+    import gc
+
+    if _gc_cb not in gc.callbacks:
+        gc.callbacks.append(_gc_cb)
+
+
+def gc_uninstall() -> None:
+    import gc
+
+    try:
+        gc.callbacks.remove(_gc_cb)
+    except ValueError:
+        pass
+
+
+def _tracing_self_test(m: M) -> None:
+    """greenlet does not save ``tstate->tracing``; the preemption hook must leave it 0
+    in g0 (if a future greenlet saved it, our Leave/EnterTracing would double-count)."""
+    from .preempt import tracing_value
+
+    v = tracing_value(m.tstate)
+    if v not in (0, None):
+        raise RuntimeFatal(f"tstate->tracing is {v} in g0 of M{m.id} after a preemption; "
+                           "the greenlet/CPython tracing assumption broke: set PYRUNTIME_DEBUG=asyncpreemptoff=1")
 
 
 def _g0_main() -> None:
@@ -1319,7 +1682,7 @@ def _block_signals() -> None:
 def _mstart(m: M) -> None:
     _block_signals()
     _tls.m = m
-    m.tid = threading.get_native_id()
+    _mcommon(m)
     me = getcurrent()
     me._rtg = None
     m.g0 = me
@@ -1366,6 +1729,7 @@ def shutdown(timeout: float = 5.0) -> None:
                 g0.throw(GreenletExit)
             except Exception:
                 pass
+    _stop_sysmon()
     end = monotonic() + timeout
     for m in sched.allm[1:]:
         if m.thread is not None:
@@ -1397,7 +1761,8 @@ def _atexit() -> None:
         shutdown(timeout=1.0)
 
 
-def run(main: Callable[..., Any], *args: Any, gomaxprocs: int | None = None, **kwargs: Any) -> Any:
+def run(main: Callable[..., Any], *args: Any, gomaxprocs: int | None = None, pin_cpus: bool = False,
+        **kwargs: Any) -> Any:
     """Start a runtime, run ``main(*args, **kwargs)`` as the main goroutine, return its result.
 
     When main returns the program ends, as in Go: other goroutines are abandoned and
@@ -1416,7 +1781,7 @@ def run(main: Callable[..., Any], *args: Any, gomaxprocs: int | None = None, **k
             raise RuntimeError("pyruntime.run: called from inside a goroutine; a runtime is already running")
     if sched.running and sched.implicit:
         shutdown()
-    _start(gomaxprocs, implicit=False)
+    _start(gomaxprocs, implicit=False, pin_cpus=pin_cpus)
     try:
         result = main(*args, **kwargs)
         err = sched.panic
