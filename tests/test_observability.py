@@ -80,7 +80,14 @@ def test_schedlat_equals_gostart_after_wakeups_in_trace(tmp_path):
         rt.trace.stop()
         return after - before
 
-    counted = rt.run(main, gomaxprocs=1)
+    from pyruntime._core import proc
+
+    old = proc.FORCE_PREEMPT_NS
+    proc.FORCE_PREEMPT_NS = 10**15  # no time-slice preemption inside the measured window
+    try:
+        counted = rt.run(main, gomaxprocs=1)
+    finally:
+        proc.FORCE_PREEMPT_NS = old
     doc = json.loads(path.read_text())
     starts = [e for e in doc["traceEvents"] if e.get("ph") == "X"]
     # Every runnable->running interval starts with a wake-up (GoUnblock) or a yield /
