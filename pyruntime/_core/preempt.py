@@ -61,6 +61,30 @@ for _f in (_EnterTracing, _LeaveTracing):
         _f.argtypes = [ctypes.c_void_p]
 
 TOOL_ID = 4
+
+# Runtime functions that call user code while holding no runtime lock: the bottom of a
+# goroutine's stack (and wrappers that run user callables).  Anything else of the
+# pyruntime package on the stack means "inside the runtime" (a lock may be held, a
+# scheduler context may be active: a GC or weakref callback can run user-ish code there).
+SAFE_CALLERS = frozenset({
+    ("proc.py", "_worker_main"),
+    ("proc.py", "run"),
+    ("sync.py", "WaitGroup.go.<locals>.run"),
+    ("sync.py", "Once.do"),
+    ("golang.py", "func.<locals>.wrapper"),
+})
+
+
+def in_runtime(frame: Any) -> bool:
+    """True if the innermost pyruntime frame on ``frame``'s stack is not a safe caller."""
+    f = frame
+    while f is not None:
+        co = f.f_code
+        fn = co.co_filename
+        if fn.startswith(_PKG_DIR):
+            return (os.path.basename(fn), getattr(co, "co_qualname", co.co_name)) not in SAFE_CALLERS
+        f = f.f_back
+    return False
 _HAVE_MONITORING = sys.version_info >= (3, 12) and hasattr(sys, "monitoring")
 
 
@@ -272,6 +296,8 @@ class Preempter:
             return
         if code.co_filename.startswith(_PKG_DIR) or not self.is_safe(g):
             return
+        if in_runtime(sys._getframe(2)):
+            return  # e.g. a GC/weakref callback inside a channel operation: not a safe point
         m = g.m
         g.preempt = False
         self.disarm(m)
@@ -292,10 +318,11 @@ class Preempter:
     def _tracer(self, frame: Any, event: str, arg: Any) -> Any:
         g = getattr(getcurrent(), "_rtg", None)
         if g is None or not g.preempt:
-            sys.settrace(None)  # a stale attach: detach
+            if sys.gettrace() == self._tracer:
+                sys.settrace(None)  # a stale attach: detach (never a user's tracer)
             return None
         code = frame.f_code
-        if code.co_filename.startswith(_PKG_DIR) or not self.is_safe(g):
+        if code.co_filename.startswith(_PKG_DIR) or not self.is_safe(g) or in_runtime(frame):
             return self._tracer
         sys.settrace(None)
         frame.f_trace = None

@@ -107,6 +107,7 @@ class _Metrics:
         self.schedlat = TimeHistogram()
         self.running = TimeHistogram()   # how long a G runs before it blocks/yields/ends
         self.preempt_slices = TimeHistogram()  # how long a preempted G had run
+        self.preempt_latency = TimeHistogram()  # sysmon's request -> the G switched out
         self.stw_stopping = TimeHistogram()
         self.stw_total = TimeHistogram()
         self.preemptions = 0
@@ -858,6 +859,9 @@ def gopreempt(g: G) -> None:
     now = perf_counter_ns()
     metrics.preempt_slices.record(now - m.run_start)
     metrics.slice_samples.append(now - m.run_start)
+    if p.preempt_at:
+        metrics.preempt_latency.record(now - p.preempt_at)
+        p.preempt_at = 0
     metrics.preemptions += 1
     g._status = Grunnable
     g.runnable_since = now
@@ -894,9 +898,14 @@ def preemptone(p: P, now: int) -> bool:
 
 
 def check_preempt() -> None:
-    """Cooperative preemption point (runtime calls that do not block)."""
+    """Cooperative preemption point, called by ``go()`` (via newproc) when the G has a
+    pending request: the G yields here unless the caller is inside the runtime."""
     g = getattr(getcurrent(), "_rtg", None)
     if g is not None and g.preempt and g._status == Grunning and g is not sched.stw_g:
+        from .preempt import in_runtime
+
+        if in_runtime(sys._getframe(3)):  # the user's frame that called go()
+            return
         m = g.m
         _clear_preempt(g, m)
         gopreempt(g)
@@ -954,7 +963,8 @@ def stop_the_world(reason: str) -> None:
                 continue  # stuck in a C call with the hook armed: it stops on return
             waiting = True
             if now - p.preempt_at >= STW_REPREEMPT * 1e9:
-                preemptone(p, now)
+                if not preemptone(p, now):
+                    _wakem(pm)  # between Gs (or in an old gcstopm): let it see gcwaiting
         if not waiting:
             break
         _stopnote.sleep(STW_REPREEMPT)
@@ -986,9 +996,12 @@ def start_the_world() -> None:
 def _gcstopm(m: M) -> None:
     """Park this M for stop-the-world (Go's ``gcstopm``) until the world restarts."""
     p = m.p
-    p.stopped = True
-    _stopnote.wakeup()
     while sched.gcwaiting and not sched.stopping:
+        # (Re)announce each time: a start_the_world + new stop_the_world may both have
+        # happened while this M slept, clearing our flag for the new STW.
+        if not p.stopped:
+            p.stopped = True
+            _stopnote.wakeup()
         m.note.sleep(0.05)
 
 
@@ -1815,7 +1828,14 @@ def gomaxprocs(n: int | None = None) -> int:
         prev = _default_gomaxprocs()
         os.environ[_ENV_GOMAXPROCS] = str(n)
         return prev
-    return procresize(n)
+    g = getattr(getcurrent(), "_rtg", None)
+    if g is None or g is sched.stw_g:
+        return procresize(n)
+    stop_the_world("GOMAXPROCS")  # as Go's procresize: traced and measured as an STW
+    try:
+        return procresize(n)
+    finally:
+        start_the_world()
 
 
 _resize_lock = threading.Lock()
