@@ -79,7 +79,7 @@ import greenlet as _greenlet_mod
 from .errors import Deadlock, Panic, RuntimeFatal
 from .futex import Note, RuntimeLock
 from .g import G, Gdead, Grunnable, Grunning, Gsyscall, Gwaiting, WaitReason, MUTEX_WAIT_REASONS
-from .hist import TimeHistogram
+from .hist import HOT_MAX, TimeHistogram
 
 getcurrent = _greenlet_mod.getcurrent
 greenlet = _greenlet_mod.greenlet
@@ -191,7 +191,7 @@ class M:
     """A machine: one OS thread, its g0, its pool of free worker greenlets, its note."""
 
     __slots__ = ("id", "p", "thread", "g0", "curg", "note", "free", "glets", "spinning", "tid", "lat", "is_m0", "nextg",
-                 "in_netpoll", "run_start", "runlen", "tstate", "blocked", "cpu_clock")
+                 "in_netpoll", "run_start", "runlen", "tstate", "blocked", "cpu_clock", "latc", "runlenc")
 
     def __init__(self, mid: int, p: P) -> None:
         self.id = mid
@@ -210,6 +210,8 @@ class M:
         self.in_netpoll = False
         self.run_start = 0      # perf_counter_ns when curg started running
         self.runlen = metrics.running.shard()
+        self.latc = self.lat.counts        # the shards' count lists, for the inlined records
+        self.runlenc = self.runlen.counts
         self.tstate = 0          # the thread's PyThreadState* (preemption hooks)
         self.blocked = False     # sysmon saw its G stuck outside Python bytecode
         self.cpu_clock: int | None = None
@@ -656,7 +658,12 @@ def _switch_out(g: G, m: M) -> None:
     communicate-and-wait path (see the module essay); the blocking half is g0's."""
     p = m.p
     now = perf_counter_ns()
-    m.runlen.record(now - m.run_start)
+    d = now - m.run_start
+    if 255 < d < HOT_MAX:  # m.runlen.record(d), inlined (hist.py)
+        n = d.bit_length()
+        m.runlenc[(n << 2) - 31 + ((d >> (n - 3)) & 3)] += 1
+    else:
+        m.runlen.record(d)
     if g.preempt:
         _clear_preempt(g, m)  # any switch is a safe point: the request is honoured
     if (p.timers and p.timers[0][0] <= monotonic()) or sched.runq or sched.gcwaiting:
@@ -692,7 +699,12 @@ def _switch_out(g: G, m: M) -> None:
         p.schedtick += 1
     rs = gp.runnable_since
     if rs:
-        m.lat.record(now - rs)
+        d = now - rs
+        if 255 < d < HOT_MAX:  # m.lat.record(d), inlined
+            n = d.bit_length()
+            m.latc[(n << 2) - 31 + ((d >> (n - 3)) & 3)] += 1
+        else:
+            m.lat.record(d)
         gp.runnable_since = 0
     if _tracer is not None:
         _emit("GoStart", g=gp.goid, p=p.id, m=m.id)
