@@ -11,6 +11,10 @@ impls:
   asyncio         asyncio.Queue(1) x 2, default loop
   uvloop          asyncio.Queue(1) x 2, uvloop
   greenlet        raw greenlet switch round trip (main.switch -> echo.switch back): the floor
+  pyruntime-traced  as pyruntime, with pyruntime.trace on for the measured pass (streaming
+                  to a temporary file, or a flight recorder with --trace-max-events N); the
+                  trace is written after the clock stops. benchmarks/trace_overhead.py
+                  compares it with plain pyruntime.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from benchmarks._common import check, main, now_ns, settle, pyruntime_run, run_a
 STOP = -1
 
 
-def bench_pyruntime(n, warm):
+def bench_pyruntime(n, warm, trace_max_events=None):
     from pyruntime import chan, go
 
     def echo(ping, pong):
@@ -53,7 +57,24 @@ def bench_pyruntime(n, warm):
         settle()
         return once(n)
 
-    return pyruntime_run(rtmain)
+    def rtmain_traced():
+        import shutil
+        import tempfile
+
+        import pyruntime as rt
+
+        d = tempfile.mkdtemp(prefix="pyruntime-bench-trace-")
+        try:
+            once(warm)
+            settle()
+            rt.trace.start(os.path.join(d, "pingpong.json"), max_events=trace_max_events or None)
+            dt = once(n)
+            rt.trace.stop()
+            return dt
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    return pyruntime_run(rtmain if trace_max_events is None else rtmain_traced)
 
 
 def bench_gevent(n, warm, kind):
@@ -161,9 +182,21 @@ IMPLS = {
 }
 
 
+def _traced(args):
+    warm = args.warm if args.warm is not None else max(1, args.n // 10)
+    dt = bench_pyruntime(args.n, warm, args.trace_max_events)
+    return ({"n": args.n, "warm": warm, "trace_max_events": args.trace_max_events},
+            {"ns_per_rt": dt / args.n})
+
+
+IMPLS["pyruntime-traced"] = _traced
+
+
 def _args(ap):
     ap.add_argument("--n", type=int, default=200_000, help="round trips in the measured pass")
     ap.add_argument("--warm", type=int, default=None, help="warm-up round trips (default n/10)")
+    ap.add_argument("--trace-max-events", type=int, default=0,
+                    help="pyruntime-traced only: 0 = streaming trace (default), N = flight recorder of N events")
 
 
 if __name__ == "__main__":

