@@ -108,5 +108,8 @@ def reset() -> None:
     m.mutex_wait_ns = 0
     if hasattr(m, "preemptions"):
         m.preemptions = 0
+    samples = getattr(m, "slice_samples", None)
+    if samples is not None:
+        samples.clear()
     for p in list(proc.sched.allp):
         p.stall_ns = 0

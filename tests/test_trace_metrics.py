@@ -92,9 +92,6 @@ def test_reset_zeroes_every_histogram_and_counter():
     assert m1["/sched/stall/total:seconds"] == 0
 
 
-@pytest.mark.xfail(reason="core: a steal or a global-queue batch that fills an empty run queue does not set "
-                          "p.stall_t0, so the next emptying adds the time since boot (fix requested in issue 5)",
-                   strict=False)
 def test_stall_stays_within_wall_time_times_procs():
     def main():
         done = chan(100)

@@ -153,7 +153,7 @@ class P:
     __slots__ = (
         "id", "lock", "runq", "runnext", "idle", "schedtick", "m", "timers", "tlock",
         "ntimers", "sleep_until", "goid_next", "goid_end", "ncreated", "nexited", "dead", "nbound",
-        "stall_t0", "stall_ns", "sysmontick", "sysmonwhen", "preempt_at", "stopped", "blk_key", "blk_since",
+        "stall_t0", "stall_ns", "sysmontick", "sysmonwhen", "preempt_at", "preempt_first", "stopped", "blk_key", "blk_since",
     )
 
     def __init__(self, pid: int) -> None:
@@ -179,6 +179,7 @@ class P:
         self.sysmontick = 0    # sysmon's last view of schedtick, and when it changed
         self.sysmonwhen = 0
         self.preempt_at = 0    # when sysmon last asked this P's G to yield
+        self.preempt_first = 0  # when the pending request was first made (latency metric)
         self.stopped = False   # parked for stop-the-world
         self.blk_key: Any = None
         self.blk_since = 0
@@ -378,10 +379,19 @@ def _globrunqget(p: P, maxn: int) -> G | None:
         first = q.popleft()
         batch = [q.popleft() for _ in range(n - 1)]
     if batch:
-        p.lock.acquire()
-        p.runq.extend(batch)
-        p.lock.release()
+        _runqputbatch(p, batch)
     return first
+
+
+def _runqputbatch(p: P, batch: list) -> None:
+    """Append a batch of (unstarted) Gs to ``p``'s queue, starting its stall clock if
+    the queue was empty."""
+    p.lock.acquire()
+    q = p.runq
+    if not q and p.runnext is None:
+        p.stall_t0 = perf_counter_ns()
+    q.extend(batch)
+    p.lock.release()
 
 
 def _runqget(p: P) -> tuple[G | None, bool]:
@@ -425,9 +435,7 @@ def _runqsteal(p: P, victim: P, stealnext: bool) -> G | None:
         return None
     first = taken.pop()
     if taken:
-        p.lock.acquire()
-        p.runq.extend(taken)
-        p.lock.release()
+        _runqputbatch(p, taken)
     _emit("Steal", p=p.id, victim=victim.id, n=len(taken) + 1)
     return first
 
@@ -871,9 +879,9 @@ def gopreempt(g: G) -> None:
     now = perf_counter_ns()
     metrics.preempt_slices.record(now - m.run_start)
     metrics.slice_samples.append(now - m.run_start)
-    if p.preempt_at:
-        metrics.preempt_latency.record(now - p.preempt_at)
-        p.preempt_at = 0
+    if p.preempt_first:
+        metrics.preempt_latency.record(now - p.preempt_first)
+        p.preempt_first = 0
     metrics.preemptions += 1
     g._status = Grunnable
     g.runnable_since = now
@@ -899,6 +907,8 @@ def preemptone(p: P, now: int) -> bool:
     g = m.curg
     if g is None or g._status != Grunning or g is sched.stw_g:
         return False
+    if not g.preempt:
+        p.preempt_first = now
     g.preempt = True
     sched.preempt_pending = True
     p.preempt_at = now

@@ -41,6 +41,7 @@ __all__ = ["Sysmon", "schedtrace_line"]
 SYSMON_MIN = 20e-6
 SYSMON_MAX = 10e-3
 SYSMON_IDLE_BEFORE_BACKOFF = 50
+SYSMON_BACKOFF_AFTER = 1e-3  # seconds of idle cycles before the back-off starts
 PREEMPT_REISSUE_NS = 2_000_000
 BLOCKED_NS = 20_000_000
 NETPOLL_STALE = 10e-3
@@ -117,11 +118,15 @@ class Sysmon:
         proc._block_signals()
         delay = SYSMON_MIN
         idle = 0
+        idle_since = time.monotonic()
         sched = self.sched
         while not self._stop:
+            # Go backs off after 50 idle cycles of 20 µs, i.e. ~1 ms; each of our cycles may
+            # wait for the GIL, so the back-off is by time: idle for 1 ms -> double.
             if idle == 0:
                 delay = SYSMON_MIN
-            elif idle > SYSMON_IDLE_BEFORE_BACKOFF:
+                idle_since = time.monotonic()
+            elif idle > SYSMON_IDLE_BEFORE_BACKOFF or time.monotonic() - idle_since > SYSMON_BACKOFF_AFTER:
                 delay = min(delay * 2, SYSMON_MAX)
             if not self.schedtrace_ms and sched.npidle >= len(sched.allp) and not sched.gcwaiting:
                 # Deep sleep: every P idle.  An M leaving idle wakes us (proc._find_runnable).
@@ -177,7 +182,9 @@ class Sysmon:
                 continue
             if p.schedtick != p.sysmontick:
                 p.sysmontick = p.schedtick
-                p.sysmonwhen = now
+                # The slice began when the G started running, not when we noticed.
+                rs = m.run_start
+                p.sysmonwhen = rs if 0 < rs <= now else now
                 continue
             if g.preempt:
                 if now - p.preempt_at >= PREEMPT_REISSUE_NS:
