@@ -25,6 +25,9 @@ Reported (measured pass only):
   lateness: it needs the GIL, so it runs at best once per switch interval, 1 ms).
 * ``preempt_per_s`` — preemptions per second of the measured pass.
 * ``sleep_over_*`` — the main goroutine's oversleep per 10 ms sleep.
+* ``cpu_share`` — process CPU time ÷ wall over the measured pass: the spinning M should
+  use ~1.0 core; well below that, other tenants of the machine took the CPU and the
+  slice/latency tails measure the host, not the runtime.
 * correctness: every loop must end with exactly ``x == n`` (else the script fails).
 
     python benchmarks/b_preempt.py pyruntime [--n 30000000] [--goroutines 3]
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -55,6 +59,7 @@ def bench_pyruntime(args):
     raw_lat_last = []  # last (re-)issue -> switch (ns): what the runtime's histogram sees
     ages = []  # run time of the G when sysmon first asked (ns)
     reissues = [0]
+    cpu_share = []  # process CPU / wall of each pass: < ~0.9 means other tenants took our CPU
     req = {}  # p.id -> (first request ns, age ns, g)
 
     orig_preemptone, orig_gopreempt = proc.preemptone, proc.gopreempt
@@ -93,12 +98,13 @@ def bench_pyruntime(args):
         for _ in range(ng):
             go(loop, k, out)
         over = []
-        t0 = now_ns()
+        t0, c0 = now_ns(), time.process_time_ns()
         while len(out) < ng:
             s = now_ns()
             gotime.sleep(0.010)
             over.append(now_ns() - s - 10_000_000)
         wall = now_ns() - t0
+        cpu_share.append((time.process_time_ns() - c0) / wall)
         return out, over, wall
 
     def rtmain():
@@ -146,6 +152,7 @@ def bench_pyruntime(args):
         "sleep_over_p50_ms": percentile(over, 50) / ms,
         "sleep_over_p99_ms": percentile(over, 99) / ms,
         "wall_s": wall / 1e9,
+        "cpu_share": cpu_share[-1],
         "switchinterval_ms": swi * 1e3,
         "correct": 1,
     }

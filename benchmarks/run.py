@@ -200,6 +200,7 @@ WORKLOADS = [
             Metric("lat_p50_us", "request→switch p50", "µs"),
             Metric("lat_p99_us", "request→switch p99", "µs"),
             Metric("preempt_per_s", "preemptions per second", "/s"),
+            Metric("cpu_share", "process CPU ÷ wall (< ~0.9: the host took our CPU)", "cores"),
         ],
         [System("pyruntime", "pyruntime sysmon + async preemption", PYR)],
         {"n": 30_000_000, "goroutines": 3},
