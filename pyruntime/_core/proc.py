@@ -1910,9 +1910,10 @@ def procresize(n: int) -> int:
         return old
 
 
-def _retire(m: M, p: P) -> bool:
-    """On a retiring P: move unstarted Gs to the global queue; once no bound G is left,
-    hand the timers to P0 and leave ``allp``.  Returns True when the M should exit."""
+def handoff_unstarted(p: P) -> bool:
+    """Move ``p``'s unstarted Gs (runq and runnext) to the global queue and wake an idle
+    P to run them (Go's ``handoffp`` for the work that can still move).  Returns True if
+    ``p`` is left with no queued G at all."""
     p.lock.acquire()
     moved = [g for g in p.runq if g.glet is None]
     if moved:
@@ -1921,13 +1922,19 @@ def _retire(m: M, p: P) -> bool:
     if rn is not None and rn.glet is None:
         moved.append(rn)
         p.runnext = None
-    done = p.nbound == 0 and not p.runq and p.runnext is None
+    empty = not p.runq and p.runnext is None
     p.lock.release()
     if moved:
         with sched.lock:
             sched.runq.extend(moved)
         _wake_any()
-    if not done:
+    return empty
+
+
+def _retire(m: M, p: P) -> bool:
+    """On a retiring P: move unstarted Gs to the global queue; once no bound G is left,
+    hand the timers to P0 and leave ``allp``.  Returns True when the M should exit."""
+    if not handoff_unstarted(p) or p.nbound:
         return False
     with sched.lock:
         if not p.dead or p.nbound:

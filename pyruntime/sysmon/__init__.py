@@ -226,7 +226,7 @@ class Sysmon:
                 continue
             m.blocked = True
             self._report_blocked(p, m, g, f)
-            self._handoff(p)
+            proc.handoff_unstarted(p)
 
     def _report_blocked(self, p: Any, m: Any, g: Any, f: Any) -> None:
         stack = []
@@ -249,21 +249,3 @@ class Sysmon:
                     sys.stderr.flush()
                 except Exception:
                     pass
-
-    def _handoff(self, p: Any) -> None:
-        """Move the blocked P's unstarted Gs to the global queue and wake an idle P."""
-        import collections
-
-        p.lock.acquire()
-        moved = [g for g in p.runq if g.glet is None]
-        if moved:
-            p.runq = collections.deque(g for g in p.runq if g.glet is not None)
-        rn = p.runnext
-        if rn is not None and rn.glet is None:
-            moved.append(rn)
-            p.runnext = None
-        p.lock.release()
-        if moved:
-            with self.sched.lock:
-                self.sched.runq.extend(moved)
-            proc._wake_any()
