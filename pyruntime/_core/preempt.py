@@ -224,16 +224,20 @@ class Preempter:
         if not self.enabled:
             return
         self.requests += 1
+        # Only the user frames above the innermost runtime frame: below it (the G's base
+        # in _worker_main, or g0) a chain may reach frames of suspended or dying greenlets,
+        # which must never be touched from another thread (a crash at shutdown and a
+        # corrupted f_trace on 3.11 were traced to that).  A suspended G's gr_frame is
+        # never walked either: if g0 is current at this instant, sysmon re-issues.
         frames = []
         f = sys._current_frames().get(m.thread.ident) if m.thread is not None else None
         while f is not None and len(frames) < 64:
+            if f.f_code.co_filename.startswith(_PKG_DIR):
+                break
             frames.append(f)
             f = f.f_back
-        glet = g.glet
-        gf = getattr(glet, "gr_frame", None) if glet is not None else None
-        while gf is not None and len(frames) < 128:
-            frames.append(gf)
-            gf = gf.f_back
+        if not frames:
+            return
         if _HAVE_MONITORING:
             self._arm_monitoring(m, frames)
         else:
@@ -282,9 +286,8 @@ class Preempter:
     def _arm_trace(self, m: Any, frames: list) -> None:
         tracer = self._tracer
         for fr in frames:
-            if not fr.f_code.co_filename.startswith(_PKG_DIR):
-                fr.f_trace = tracer
-                fr.f_trace_lines = True
+            fr.f_trace = tracer
+            fr.f_trace_lines = True
         ts = m.tstate
         if ts:
             self._settrace(ts, self._tramp, tracer)

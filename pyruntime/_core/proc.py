@@ -905,7 +905,7 @@ def preemptone(p: P, now: int) -> bool:
     cooperative checks, and the asynchronous hook unless asyncpreemptoff."""
     m = p.m
     g = m.curg
-    if g is None or g._status != Grunning or g is sched.stw_g:
+    if g is None or g._status != Grunning or g is sched.stw_g or sched.stopping:
         return False
     if not g.preempt:
         p.preempt_first = now
@@ -1106,6 +1106,7 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
         if dead:
             _report_deadlock()
             retry = True
+        polled: list = []
         if not retry:
             wt = next_timer(p)
             p.sleep_until = wt
@@ -1129,7 +1130,7 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
                             sched.polling = m.in_netpoll = False
                         sched.lastpoll = monotonic()
                     m.note.sleep(0)  # consume a wakeup that raced with the poll
-                    _inject(gs)
+                    polled = gs
                 else:
                     m.note.sleep(left)
             p.sleep_until = None
@@ -1140,6 +1141,8 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
         p.lock.acquire()
         p.idle = False
         p.lock.release()
+        if polled:
+            _inject(polled)  # after un-idling: readying onto our own P must not wake us again
         sm = sched.sysmon
         if sm is not None and sm.deep:
             sm.wake()
@@ -1752,6 +1755,7 @@ def shutdown(timeout: float = 5.0) -> None:
     me = getcurrent()
     m0 = sched.m0
     sched.stopping = True
+    _stop_sysmon()  # first: sysmon must not inspect greenlets that are being unwound
     for m in sched.allm:
         _wakem(m)
     # M0's goroutines and g0 live on this thread: unwind them here.
@@ -1764,7 +1768,6 @@ def shutdown(timeout: float = 5.0) -> None:
                 g0.throw(GreenletExit)
             except Exception:
                 pass
-    _stop_sysmon()
     end = monotonic() + timeout
     for m in sched.allm[1:]:
         if m.thread is not None:
