@@ -153,7 +153,7 @@ class P:
     __slots__ = (
         "id", "lock", "runq", "runnext", "idle", "schedtick", "m", "timers", "tlock",
         "ntimers", "sleep_until", "goid_next", "goid_end", "ncreated", "nexited", "dead", "nbound",
-        "stall_t0", "stall_ns", "sysmontick", "sysmonwhen", "preempt_at", "preempt_first", "stopped", "blk_key", "blk_since",
+        "stall_t0", "stall_ns", "sysmontick", "sysmonwhen", "preempt_at", "preempt_first", "stopped", "fired", "blk_key", "blk_since",
     )
 
     def __init__(self, pid: int) -> None:
@@ -181,6 +181,7 @@ class P:
         self.preempt_at = 0    # when sysmon last asked this P's G to yield
         self.preempt_first = 0  # when the pending request was first made (latency metric)
         self.stopped = False   # parked for stop-the-world
+        self.fired: list | None = None  # Gs readied by the timer batch being run
         self.blk_key: Any = None
         self.blk_since = 0
 
@@ -514,11 +515,28 @@ def run_timers(p: P, now: float) -> None:
             p.ntimers -= 1
         fired.append((t, when, tseq, t.arg))
     p.tlock.release()
-    for t, when, tseq, arg in fired:
-        try:
-            t.f(arg, when, tseq)
-        except BaseException as e:  # a timer callback is runtime code
-            _panic(None, e)
+    if not fired:
+        return
+    # Gs readied by this batch go to the *head* of the local queue in firing order
+    # (``ready`` collects them in p.fired).  Go readies each into runnext, which holds
+    # one: in a burst of expiries every earlier one is pushed to the tail, behind all
+    # queued work, and sleeps late by the length of the queue.
+    p.fired = batch = []
+    try:
+        for t, when, tseq, arg in fired:
+            try:
+                t.f(arg, when, tseq)
+            except BaseException as e:  # a timer callback is runtime code
+                _panic(None, e)
+    finally:
+        p.fired = None
+    if batch:
+        p.lock.acquire()
+        q = p.runq
+        if not q and p.runnext is None:
+            p.stall_t0 = batch[0].runnable_since
+        q.extendleft(reversed(batch))
+        p.lock.release()
 
 
 def next_timer(p: P) -> float | None:
@@ -614,6 +632,10 @@ def ready(g: G, next: bool = True) -> None:
     if not q and p.runnext is None:
         p.stall_t0 = now
     if next and _tls.m is p.m:
+        if p.fired is not None:  # inside run_timers on this P: queued at the head after
+            p.fired.append(g)
+            p.lock.release()
+            return
         old = p.runnext
         p.runnext = g
         if old is not None:

@@ -18,6 +18,9 @@ when every P is idle and no schedtrace is due.  Each cycle:
 * **schedtrace** — ``PYRUNTIME_DEBUG=schedtrace=MS[,scheddetail=1]`` prints Go's exact
   ``SCHED`` lines to stderr every MS milliseconds.
 
+sysmon's shortest sleep is 1 ms, not Go's 20 µs: each cycle must take the GIL from a
+running M, and the time slice it enforces is 10 ms anyway.
+
 Where we differ from Go: a G stuck in C cannot lose its P — its started Gs are bound to
 that M (SPEC §1.1) — so only unstarted work moves; and sysmon needs the GIL to run, so
 ``run()`` sets ``sys.setswitchinterval(0.001)`` while sysmon is active (at the default
@@ -38,7 +41,7 @@ from .._core.g import Grunning, Gwaiting, STATUS_NAMES
 
 __all__ = ["Sysmon", "schedtrace_line"]
 
-SYSMON_MIN = 20e-6
+SYSMON_MIN = 1e-3  # Go: 20 µs; see the essay
 SYSMON_MAX = 10e-3
 SYSMON_IDLE_BEFORE_BACKOFF = 50
 SYSMON_BACKOFF_AFTER = 1e-3  # seconds of idle cycles before the back-off starts
