@@ -14,12 +14,14 @@ The bar (issue 5): tracing on costs under 25% on the ping-pong round trip.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import random
 import statistics
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -77,9 +79,6 @@ def _inproc(rounds: int, n: int, ring: int) -> int:
             print(f"  {k:<8} overhead {100 * (statistics.median(v) - 1):+.1f}%  "
                   f"({100 * (min(v) - 1):+.1f}% .. {100 * (max(v) - 1):+.1f}%)")
         return 0
-
-    import gc
-    import time
 
     return rt.run(main, gomaxprocs=1)
 

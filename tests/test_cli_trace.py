@@ -172,3 +172,17 @@ def test_trace_convert_bad_input(tmp_path):
     r = cli("trace", "convert", str(junk), str(tmp_path / "o.json"))
     assert r.returncode == 2 and "not a pyruntime trace spool" in r.stderr
     assert not (tmp_path / "o.json.tmp").exists()
+
+
+def test_a_panicking_program_still_gets_its_trace(tmp_path):
+    p = tmp_path / "boom.py"
+    p.write_text("from pyruntime import chan, go\nc = chan()\n"
+                 "def boom():\n    c.send(1)\n    raise ValueError('bad thing')\n"
+                 "go(boom)\nc.recv()\nchan().recv()\n")
+    out = tmp_path / "t.json"
+    r = cli("run", "--trace", str(out), str(p))
+    assert r.returncode == 2
+    assert "panic: ValueError: bad thing" in r.stderr and f"trace written to {out}" in r.stderr
+    doc = json.loads(out.read_text())
+    ends = {e["args"]["end"] for e in doc["traceEvents"] if e.get("cat") == "g" and e["pid"] == 1}
+    assert "exit" in ends

@@ -156,9 +156,10 @@ def test_clearing_the_deadline_keeps_a_blocked_reader_waiting(procs):
 def test_write_deadline_reports_bytes_written(procs):
     def main():
         c, s = _pair()
-        c.set_write_deadline(gotime.now() + 0.1)
+        data = b"x" * (64 << 20)  # built first: touching 64 MiB takes tens of ms on this VM
+        c.set_write_deadline(gotime.now() + 0.3)
         try:
-            c.write(b"x" * (64 << 20))  # the peer never reads: the buffers fill up
+            c.write(data)  # the peer never reads: the buffers fill up
             r = "no timeout"
         except net.Timeout as e:
             r = e.written
