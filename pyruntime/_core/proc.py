@@ -122,6 +122,9 @@ metrics = _Metrics()
 
 # The tracer: None when nobody listens (one global check per transition).
 _tracer: Any = None
+# Its record sink, ``_tracer.put`` (a C-level ``deque.append``): hot transitions append one
+# ``(name, ts_ns, goid, pid, x)`` tuple with no Python frame (pyruntime.trace documents x).
+_tput: Any = None
 
 
 # The netpoller (pyruntime.netpoll installs it on first use; None until then).  Contract:
@@ -141,7 +144,8 @@ def set_netpoller(np: Any) -> None:
 def set_tracer(t: Any) -> None:
     """Install (or remove, with None) the object whose ``emit(name, **fields)`` receives
     every scheduler event.  Used by pyruntime.trace."""
-    global _tracer
+    global _tracer, _tput
+    _tput = None if t is None else getattr(t, "put", None)
     _tracer = t
 
 
@@ -644,9 +648,9 @@ def ready(g: G, next: bool = True) -> None:
         q.append(g)
     idle = p.idle
     p.lock.release()
-    if _tracer is not None:
+    if _tput is not None:
         cur = getg()
-        _emit("GoUnblock", g=g.goid, p=p.id, by=cur.goid if cur else 0)
+        _tput(("GoUnblock", now, g.goid, p.id, cur.goid if cur else 0))
     if idle:
         _wakem(p.m)
 
@@ -668,8 +672,8 @@ def park(reason: str, unlock: Any = None) -> None:
     g._status = Gwaiting
     g.waitreason = reason
     g.waitsince = monotonic()
-    if _tracer is not None:
-        _emit("GoBlock", g=g.goid, p=g.p.id, reason=reason)
+    if _tput is not None:
+        _tput(("GoBlock", perf_counter_ns(), g.goid, g.p.id, reason))
     if unlock is not None:
         unlock.release()
     if sched.stopping:
@@ -736,8 +740,8 @@ def _switch_out(g: G, m: M) -> None:
         else:
             m.lat.record(d)
         gp.runnable_since = 0
-    if _tracer is not None:
-        _emit("GoStart", g=gp.goid, p=p.id, m=m.id)
+    if _tput is not None:
+        _tput(("GoStart", now, gp.goid, p.id, m.id))
     if gp is g:
         return
     glet = gp.glet
@@ -768,8 +772,8 @@ def _execute(m: M, gp: G, inherit: bool) -> None:
     if rs:
         m.lat.record(now - rs)
         gp.runnable_since = 0
-    if _tracer is not None:
-        _emit("GoStart", g=gp.goid, p=p.id, m=m.id)
+    if _tput is not None:
+        _tput(("GoStart", now, gp.goid, p.id, m.id))
 
 
 def _find_local(p: P, m: M) -> tuple[G, bool] | None:
@@ -868,8 +872,8 @@ def _goexit(g: G, m: M) -> None:
     m.p.nexited += 1
     m.p.nbound -= 1
     m.curg = None
-    if _tracer is not None:
-        _emit("GoDestroy", g=g.goid, p=m.p.id)
+    if _tput is not None:
+        _tput(("GoDestroy", perf_counter_ns(), g.goid, m.p.id, None))
 
 
 # --------------------------------------------------------------------------- preemption
@@ -907,9 +911,9 @@ def gopreempt(g: G) -> None:
     metrics.preemptions += 1
     g._status = Grunnable
     g.runnable_since = now
-    if _tracer is not None:
-        _emit("Preempt", g=g.goid, p=p.id)
-        _emit("GoStop", g=g.goid, p=p.id, reason="preempted")
+    if _tput is not None:
+        _tput(("Preempt", now, g.goid, p.id, None))
+        _tput(("GoStop", now, g.goid, p.id, "preempted"))
     p.lock.acquire()
     q = p.runq
     if not q and p.runnext is None:
@@ -1270,8 +1274,8 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
         p.ncreated += 1
         sched.allgs[g.goid] = g
         g.runnable_since = perf_counter_ns()
-        if _tracer is not None:
-            _emit("GoCreate", g=g.goid, p=p.id, by=cur.goid)
+        if _tput is not None:
+            _tput(("GoCreate", g.runnable_since, g.goid, p.id, (cur.goid, fn)))
         runqput(p, g, True)
         if sched.npidle and not sched.nmspinning:
             wakep()
@@ -1283,8 +1287,8 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
         sched.runq.append(g)
     sched.allgs[g.goid] = g
     g.runnable_since = perf_counter_ns()
-    if _tracer is not None:
-        _emit("GoCreate", g=g.goid, p=-1, by=0)
+    if _tput is not None:
+        _tput(("GoCreate", g.runnable_since, g.goid, -1, (0, fn)))
     _wake_any()
     return g
 
@@ -1312,8 +1316,8 @@ def gosched() -> None:
     p = m.p
     g._status = Grunnable
     g.runnable_since = perf_counter_ns()
-    if _tracer is not None:
-        _emit("GoStop", g=g.goid, p=p.id, reason="yield")
+    if _tput is not None:
+        _tput(("GoStop", g.runnable_since, g.goid, p.id, "yield"))
     p.lock.acquire()
     q = p.runq
     if not q and p.runnext is None:
@@ -1379,13 +1383,15 @@ class _SyscallPool:
             if req is None:
                 return
             fn, args, kwargs, g, t0 = req[0], req[1], req[2], req[3], req[4]
-            metrics.syscalllat.record(perf_counter_ns() - t0)
+            t1 = perf_counter_ns()
+            metrics.syscalllat.record(t1 - t0)
             try:
                 req[5] = fn(*args, **kwargs)
             except BaseException as e:
                 req[6] = e
             req[0] = req[1] = req[2] = None
-            _emit("GoSyscallEnd", g=g.goid, p=g.p.id)
+            if _tput is not None:
+                _tput(("GoSyscallEnd", perf_counter_ns(), g.goid, g.p.id, (threading.get_ident(), t1)))
             ready(g, next=False)
             with sched.lock:
                 sched.nsyscall -= 1
@@ -1424,7 +1430,8 @@ def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     g._status = Gsyscall
     g.waitreason = WaitReason.SYSCALL
     g.waitsince = monotonic()
-    _emit("GoSyscallBegin", g=g.goid, p=g.p.id)
+    if _tput is not None:
+        _tput(("GoSyscallBegin", req[4], g.goid, g.p.id, None))
     _syscalls.submit(req)
     _switch_out(g, g.m)
     if g.exc is not None:
