@@ -266,28 +266,21 @@ def _new_socket(family: int, socktype: int) -> Any:
     return s
 
 
-# --------------------------------------------------------------------------- Conn
+# --------------------------------------------------------------------------- the fd
 
-class Conn:
-    """A stream connection (Go's ``net.Conn``): TCP or unix."""
+class _NetFD:
+    """What every endpoint shares (Go's ``netFD``): the socket, its pollDesc, the GC
+    finalizer, deadlines, ``close`` and the context-manager protocol."""
 
-    __slots__ = ("_sock", "_pd", "_r", "_w", "_recv", "_recv_into", "_send", "_network", "_laddr", "_raddr",
-                 "__weakref__")
+    __slots__ = ("_sock", "_pd", "__weakref__")
 
-    def __init__(self, sock: Any, network: str, raddr: Any = None) -> None:
+    def _open(self, sock: Any) -> Any:
         self._sock = sock
         pd = _netpoll.get().open(sock.fileno())
         if pd is None:  # pragma: no cover - sockets are always pollable
             raise OSError(_errno.EPERM, "socket cannot be polled")
         self._pd = pd
-        self._r = pd.r
-        self._w = pd.w
-        self._recv = sock.recv
-        self._recv_into = sock.recv_into
-        self._send = sock.send
-        self._network = network
-        self._laddr: Any = None
-        self._raddr = raddr
+        return pd
 
     def __del__(self) -> None:
         # Go closes a conn that is garbage collected (a finalizer on netFD).  Only the
@@ -302,15 +295,62 @@ class Conn:
             pd.closing = True
             self._sock.close()
 
-    def __repr__(self) -> str:
-        state = "closed" if self._pd.closing else f"{self.local_addr!r}->{self.remote_addr!r}"
-        return f"<pyruntime.net.Conn {self._network} {state}>"
-
-    def __enter__(self) -> "Conn":
+    def __enter__(self) -> Any:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def set_deadline(self, t: float | None) -> None:
+        """Read and write deadline (epoch seconds, None clears)."""
+        when = _to_mono(t)
+        self._pd.set_deadline(self._pd.r, when)
+        self._pd.set_deadline(self._pd.w, when)
+
+    def set_read_deadline(self, t: float | None) -> None:
+        self._pd.set_deadline(self._pd.r, _to_mono(t))
+
+    def set_write_deadline(self, t: float | None) -> None:
+        self._pd.set_deadline(self._pd.w, _to_mono(t))
+
+    def close(self) -> None:
+        """Close; goroutines blocked on this endpoint wake with ErrClosed.  Idempotent."""
+        if self._pd.evict():
+            self._sock.close()
+            self._closed()
+
+    def _closed(self) -> None:
+        pass
+
+    @property
+    def closed(self) -> bool:
+        return self._pd.closing
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+
+# --------------------------------------------------------------------------- Conn
+
+class Conn(_NetFD):
+    """A stream connection (Go's ``net.Conn``): TCP or unix."""
+
+    __slots__ = ("_r", "_w", "_recv", "_recv_into", "_send", "_network", "_laddr", "_raddr")
+
+    def __init__(self, sock: Any, network: str, raddr: Any = None) -> None:
+        pd = self._open(sock)
+        self._r = pd.r
+        self._w = pd.w
+        self._recv = sock.recv
+        self._recv_into = sock.recv_into
+        self._send = sock.send
+        self._network = network
+        self._laddr: Any = None
+        self._raddr = raddr
+
+    def __repr__(self) -> str:
+        state = "closed" if self._pd.closing else f"{self.local_addr!r}->{self.remote_addr!r}"
+        return f"<pyruntime.net.Conn {self._network} {state}>"
 
     # -- reading
 
@@ -412,23 +452,6 @@ class Conn:
 
     # -- deadlines, close, addresses
 
-    def set_deadline(self, t: float | None) -> None:
-        """Read and write deadline (epoch seconds, None clears)."""
-        when = _to_mono(t)
-        self._pd.set_deadline(self._r, when)
-        self._pd.set_deadline(self._w, when)
-
-    def set_read_deadline(self, t: float | None) -> None:
-        self._pd.set_deadline(self._r, _to_mono(t))
-
-    def set_write_deadline(self, t: float | None) -> None:
-        self._pd.set_deadline(self._w, _to_mono(t))
-
-    def close(self) -> None:
-        """Close; goroutines blocked on this conn wake with ErrClosed.  Idempotent."""
-        if self._pd.evict():
-            self._sock.close()
-
     def close_read(self) -> None:
         """Shut down the reading side (Go's ``CloseRead``)."""
         self._shutdown(_socket.SHUT_RD)
@@ -444,10 +467,6 @@ class Conn:
             self._sock.shutdown(how)
         except OSError as e:
             raise self._ioerr(e) from None
-
-    @property
-    def closed(self) -> bool:
-        return self._pd.closing
 
     @property
     def local_addr(self) -> Any:
@@ -469,9 +488,6 @@ class Conn:
     @property
     def network(self) -> str:
         return self._network
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
 
     def _check(self, h: Any) -> None:
         if self._pd.closing:
@@ -498,43 +514,38 @@ def _sockname(sock: Any) -> Any:
 
 # --------------------------------------------------------------------------- Listener
 
-class Listener:
-    """A stream listener (Go's ``net.Listener``)."""
+class _BoundFD(_NetFD):
+    """A listener or packet endpoint: bound to a local address, maybe a unix path to
+    unlink on close."""
 
-    __slots__ = ("_sock", "_pd", "_network", "_family", "_addr", "_unlink", "__weakref__")
+    __slots__ = ("_network", "_family", "_addr", "_unlink")
 
     def __init__(self, sock: Any, network: str, family: int, unlink: Any = None) -> None:
-        self._sock = sock
-        pd = _netpoll.get().open(sock.fileno())
-        if pd is None:  # pragma: no cover
-            raise OSError(_errno.EPERM, "socket cannot be polled")
-        self._pd = pd
+        self._open(sock)
         self._network = network
         self._family = family
         self._addr = _sockname(sock)
         self._unlink = unlink
 
-    def __del__(self) -> None:
-        # Go closes a conn that is garbage collected (a finalizer on netFD).  Only the
-        # socket is closed here, without locks (a finalizer can run anywhere): the kernel
-        # drops the registration with the file, and the netpoller retires the stale
-        # pollDesc when the fd number is reused.
-        try:
-            pd = self._pd
-        except AttributeError:
-            return
-        if not pd.closing:
-            pd.closing = True
-            self._sock.close()
+    def _closed(self) -> None:
+        if self._unlink is not None:
+            try:
+                os.unlink(self._unlink)
+            except OSError:
+                pass
+
+    @property
+    def addr(self) -> Any:
+        return self._addr
+
+
+class Listener(_BoundFD):
+    """A stream listener (Go's ``net.Listener``)."""
+
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return f"<pyruntime.net.Listener {self._network} {self._addr!r}{' closed' if self._pd.closing else ''}>"
-
-    def __enter__(self) -> "Listener":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def accept(self) -> Conn:
         """Wait for and return the next connection."""
@@ -578,67 +589,17 @@ class Listener:
         """A deadline for ``accept`` (Go's ``TCPListener.SetDeadline``)."""
         self._pd.set_deadline(self._pd.r, _to_mono(t))
 
-    def close(self) -> None:
-        """Stop listening; a blocked ``accept`` wakes with ErrClosed.  Idempotent."""
-        if self._pd.evict():
-            self._sock.close()
-            if self._unlink is not None:
-                try:
-                    os.unlink(self._unlink)
-                except OSError:
-                    pass
-
-    @property
-    def addr(self) -> Any:
-        return self._addr
-
-    @property
-    def closed(self) -> bool:
-        return self._pd.closing
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
 
 
 # --------------------------------------------------------------------------- PacketConn
 
-class PacketConn:
+class PacketConn(_BoundFD):
     """A datagram endpoint (Go's ``net.PacketConn``): UDP or unixgram."""
 
-    __slots__ = ("_sock", "_pd", "_network", "_family", "_addr", "_unlink", "__weakref__")
-
-    def __init__(self, sock: Any, network: str, family: int, unlink: Any = None) -> None:
-        self._sock = sock
-        pd = _netpoll.get().open(sock.fileno())
-        if pd is None:  # pragma: no cover
-            raise OSError(_errno.EPERM, "socket cannot be polled")
-        self._pd = pd
-        self._network = network
-        self._family = family
-        self._addr = _sockname(sock)
-        self._unlink = unlink
-
-    def __del__(self) -> None:
-        # Go closes a conn that is garbage collected (a finalizer on netFD).  Only the
-        # socket is closed here, without locks (a finalizer can run anywhere): the kernel
-        # drops the registration with the file, and the netpoller retires the stale
-        # pollDesc when the fd number is reused.
-        try:
-            pd = self._pd
-        except AttributeError:
-            return
-        if not pd.closing:
-            pd.closing = True
-            self._sock.close()
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return f"<pyruntime.net.PacketConn {self._network} {self._addr!r}{' closed' if self._pd.closing else ''}>"
-
-    def __enter__(self) -> "PacketConn":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
     def read_from(self, n: int = 65536) -> tuple[bytes, Any]:
         """Receive one datagram (truncated to ``n`` bytes): ``(data, sender_addr)``."""
@@ -695,38 +656,9 @@ class PacketConn:
                 return sa
         raise AddrError(f"no {('IPv4' if self._family == AF_INET else 'IPv6')} address", addr)
 
-    def set_deadline(self, t: float | None) -> None:
-        when = _to_mono(t)
-        self._pd.set_deadline(self._pd.r, when)
-        self._pd.set_deadline(self._pd.w, when)
-
-    def set_read_deadline(self, t: float | None) -> None:
-        self._pd.set_deadline(self._pd.r, _to_mono(t))
-
-    def set_write_deadline(self, t: float | None) -> None:
-        self._pd.set_deadline(self._pd.w, _to_mono(t))
-
-    def close(self) -> None:
-        if self._pd.evict():
-            self._sock.close()
-            if self._unlink is not None:
-                try:
-                    os.unlink(self._unlink)
-                except OSError:
-                    pass
-
     @property
-    def addr(self) -> Any:
+    def local_addr(self) -> Any:
         return self._addr
-
-    local_addr = addr
-
-    @property
-    def closed(self) -> bool:
-        return self._pd.closing
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
 
 
 def _check(pd: Any, h: Any) -> None:

@@ -134,7 +134,9 @@ def test_mutex_wait_metric_grows_under_contention(procs):
             mu.unlock()
             done.send(None)
 
-        go(waiter)
+        w = go(waiter)
+        while w.status != "waiting":  # blocked in lock(): from here on it is waiting
+            gotime.sleep(0.001)
         gotime.sleep(0.01)
         mu.unlock()
         done.recv()

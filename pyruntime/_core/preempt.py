@@ -301,11 +301,15 @@ class Preempter:
             return
         if in_runtime(sys._getframe(2)):
             return  # e.g. a GC/weakref callback inside a channel operation: not a safe point
-        m = g.m
+        self.disarm(g.m)
+        self._switch_out(g)
+
+    def _switch_out(self, g: Any) -> None:
+        """Honour the request from inside the hook: leave the callback's tracing state
+        (greenlet does not save it) while the G is switched out."""
         g.preempt = False
-        self.disarm(m)
         self.fired += 1
-        ts = m.tstate
+        ts = g.m.tstate
         _LeaveTracing(ts)  # type: ignore[misc]
         try:
             self.on_preempt(g)
@@ -329,13 +333,5 @@ class Preempter:
             return self._tracer
         sys.settrace(None)
         frame.f_trace = None
-        g.preempt = False
-        self.fired += 1
-        m = g.m
-        ts = m.tstate
-        _LeaveTracing(ts)  # type: ignore[misc]
-        try:
-            self.on_preempt(g)
-        finally:
-            _EnterTracing(ts)  # type: ignore[misc]
+        self._switch_out(g)
         return None

@@ -914,10 +914,16 @@ def gopreempt(g: G) -> None:
     if _tput is not None:
         _tput(("Preempt", now, g.goid, p.id, None))
         _tput(("GoStop", now, g.goid, p.id, "preempted"))
+    _requeue_tail(g, m, p)
+
+
+def _requeue_tail(g: G, m: M, p: P) -> None:
+    """Put the running (now runnable) ``g`` at the tail of its own P's queue and run the
+    next G: Gosched and preemption (Go uses the global queue; a started G cannot)."""
     p.lock.acquire()
     q = p.runq
     if not q and p.runnext is None:
-        p.stall_t0 = now
+        p.stall_t0 = g.runnable_since
     q.append(g)
     p.lock.release()
     _switch_out(g, m)
@@ -1318,16 +1324,7 @@ def gosched() -> None:
     g.runnable_since = perf_counter_ns()
     if _tput is not None:
         _tput(("GoStop", g.runnable_since, g.goid, p.id, "yield"))
-    p.lock.acquire()
-    q = p.runq
-    if not q and p.runnext is None:
-        p.stall_t0 = g.runnable_since
-    q.append(g)
-    p.lock.release()
-    _switch_out(g, m)
-    if g.exc is not None:
-        e, g.exc = g.exc, None
-        raise e
+    _requeue_tail(g, m, p)
 
 
 def num_goroutine() -> int:
