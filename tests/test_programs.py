@@ -121,7 +121,9 @@ def test_ctrl_c_stops_cleanly(prog):
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=20)
     finally:
-        p.kill()
+        if p.poll() is None:
+            p.kill()
+            p.communicate()  # reap it and close the pipes
     assert p.returncode == 0, err
     assert out.strip() == "interrupted ['MainThread']"
 

@@ -253,6 +253,7 @@ class _Sched:
         self.debug: dict[str, int] = {}
         self.stw_t0 = 0
         self.switchinterval: float | None = None
+        self.sigint = False
         self.pin_cpus: list[int] = []
         self.m0_affinity: set[int] | None = None
         self.polling = False     # an M is blocked in the netpoller
@@ -1643,11 +1644,60 @@ def _start_sysmon() -> None:
 
     sm = Sysmon(sched, metrics)
     sched.sysmon = sm
+    _install_sigint()
     sm.start()
+
+
+_old_sigint: Any = None
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    # Runs on the main thread between any two bytecodes, possibly inside the runtime
+    # with a lock held: only set a flag.  sysmon, on its own thread, delivers the
+    # KeyboardInterrupt to the main goroutine at a safe point (``interrupt_main``).
+    sched.sigint = True
+
+
+def _install_sigint() -> None:
+    """While sysmon runs, Ctrl-C is delivered to the main goroutine by sysmon instead of
+    being raised wherever the main thread happens to be (it could be inside the
+    scheduler holding a run-queue lock, which then deadlocked the shutdown)."""
+    global _old_sigint
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            _old_sigint = signal.signal(signal.SIGINT, _on_sigint)
+    except (ValueError, OSError):  # pragma: no cover
+        _old_sigint = None
+
+
+def _restore_sigint() -> None:
+    global _old_sigint
+    import signal
+
+    if _old_sigint is not None and threading.current_thread() is threading.main_thread():
+        try:
+            signal.signal(signal.SIGINT, _old_sigint)
+        except (ValueError, OSError):  # pragma: no cover
+            pass
+        _old_sigint = None
+
+
+def interrupt_main() -> None:
+    """Raise KeyboardInterrupt in the main goroutine at its next safe point (called by
+    sysmon after a Ctrl-C)."""
+    mg = sched.main_g
+    if mg is not None and mg.exc is None:
+        mg.exc = KeyboardInterrupt()
+        ready(mg, next=False)
 
 
 def _stop_sysmon() -> None:
     global preempter
+    _restore_sigint()
     sm = sched.sysmon
     if sm is not None:
         sm.stop()

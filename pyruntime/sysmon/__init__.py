@@ -134,8 +134,11 @@ class Sysmon:
             if not self.schedtrace_ms and sched.npidle >= len(sched.allp) and not sched.gcwaiting:
                 # Deep sleep: every P idle.  An M leaving idle wakes us (proc._find_runnable).
                 self.deep = True
-                if sched.npidle >= len(sched.allp):
-                    self.note.sleep(1.0)
+                if sched.npidle >= len(sched.allp) and not sched.sigint:
+                    self.note.sleep(0.1)
+                if sched.sigint:
+                    sched.sigint = False
+                    proc.interrupt_main()
                 self.deep = False
                 idle = 0
                 delay = SYSMON_MIN
@@ -153,6 +156,9 @@ class Sysmon:
     def _cycle(self) -> int:
         sched = self.sched
         self.cycles += 1
+        if sched.sigint:
+            sched.sigint = False
+            proc.interrupt_main()
         now = time.perf_counter_ns()
         n = self._retake(now)
         if self.cycles % 16 == 0 or n:
