@@ -75,6 +75,8 @@ def test_run_flight_recorder(prog, tmp_path):
 
 
 def test_run_schedtrace_sets_pyruntime_debug_and_keeps_other_keys(prog):
+    # The program must outlive a few 5 ms periods, or sysmon may never reach its first line.
+    prog.write_text(PROG + "\nimport pyruntime.time as _t\n_t.sleep(0.05)\n")
     r = cli("run", "--schedtrace", "5", str(prog), env={"PYRUNTIME_DEBUG": "scheddetail=1,schedtrace=999"})
     assert r.returncode == 0, r.stderr
     assert "debug scheddetail=1,schedtrace=5" in r.stdout
