@@ -94,10 +94,31 @@ def test_every_thread_ends_after_run_returns_panic_and_deadlock():
     assert r.stdout.strip() == "['MainThread']"
 
 
+def _diagnose_hung(p: subprocess.Popen) -> str:
+    """What a hung child was doing: each thread's signal masks and kernel wait channel,
+    then its Python stacks (the child registered faulthandler on SIGUSR1)."""
+    lines = []
+    try:
+        for tid in sorted(os.listdir(f"/proc/{p.pid}/task")):
+            base = f"/proc/{p.pid}/task/{tid}"
+            with open(f"{base}/status") as f:
+                st = [ln for ln in f.read().splitlines() if ln.startswith(("Name", "SigBlk", "SigPnd", "ShdPnd", "SigCgt"))]
+            with open(f"{base}/wchan") as f:
+                st.append("wchan:" + f.read().strip())
+            lines.append(f"{tid}: " + " ".join(x.replace("\t", " ") for x in st))
+        p.send_signal(signal.SIGUSR1)
+        _, err = p.communicate(timeout=5)
+        lines.append(err)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        lines.append(f"(diagnosis incomplete: {e!r})")
+    return "\n".join(lines)
+
+
 @pytest.mark.parametrize("prog", ["busy", "sleeping"])
 def test_ctrl_c_stops_cleanly(prog):
     src = textwrap.dedent(f"""
-        import threading
+        import faulthandler, signal, threading
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         import pyruntime as rt
         from pyruntime import chan, go, time
         def spin():
@@ -119,13 +140,53 @@ def test_ctrl_c_stops_cleanly(prog):
     try:
         assert p.stdout.readline().strip() == "ready"
         p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=20)
+        try:
+            out, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail("Ctrl-C did not stop the program:\n" + _diagnose_hung(p))
     finally:
         if p.poll() is None:
             p.kill()
             p.communicate()  # reap it and close the pipes
     assert p.returncode == 0, err
     assert out.strip() == "interrupted ['MainThread']"
+
+
+def test_runtime_threads_leave_signals_unblocked():
+    # Every thread the runtime starts keeps the default signal mask: a subprocess started
+    # by a goroutine inherits its thread's mask, and with SIGINT/SIGTERM blocked it could
+    # be neither interrupted nor terminated.
+    src = textwrap.dedent("""
+        import signal, subprocess, sys, threading
+        import pyruntime as rt
+        from pyruntime import go, sync
+        def probe(out):
+            out.append((threading.current_thread() is threading.main_thread(),
+                        sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))))
+        def main():
+            seen = []
+            for _ in range(200):  # until a goroutine lands on the other M
+                wg = sync.WaitGroup()
+                box = []
+                wg.go(probe, box)
+                while not box:
+                    pass  # keep M0 busy so that the idle M steals the new G
+                wg.wait()
+                seen.extend(box)
+                if not box[0][0]:
+                    break
+            other = [mask for on_main, mask in seen if not on_main]
+            assert other, "no goroutine ran on another M"
+            print("mask", other[0])
+            child = subprocess.Popen([sys.executable, "-c", "import signal,sys; print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))"],
+                                     stdout=subprocess.PIPE, text=True)
+            print("child", child.communicate()[0].strip())
+            print("syscall", rt.syscall(lambda: sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, []))))
+        rt.run(main, gomaxprocs=2)
+    """)
+    r = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:3] == ["mask []", "child []", "syscall []"], r.stdout
 
 
 @pytest.mark.parametrize("sample,expect", [

@@ -1366,7 +1366,6 @@ class _SyscallPool:
             t.start()
 
     def _loop(self, q: queue.SimpleQueue) -> None:
-        _block_signals()
         me = threading.current_thread()
         while True:
             try:
@@ -1649,41 +1648,110 @@ def _start_sysmon() -> None:
 
 
 _old_sigint: Any = None
+_old_wakeup_fd = -1
+_sig_r = _sig_w = -1
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
-    # Runs on the main thread between any two bytecodes, possibly inside the runtime
-    # with a lock held: only set a flag.  sysmon, on its own thread, delivers the
-    # KeyboardInterrupt to the main goroutine at a safe point (``interrupt_main``).
-    sched.sigint = True
+    # Runs on the main thread between two bytecodes, possibly inside the runtime with a
+    # lock held, and maybe much later than the signal (see ``_install_sigint``): it never
+    # raises.  With the wake-up pipe in place sysmon learns of the signal from the pipe
+    # and this does nothing; without it, it sets the flag sysmon reads.
+    if _sig_r < 0:
+        sched.sigint = True
 
 
 def _install_sigint() -> None:
     """While sysmon runs, Ctrl-C is delivered to the main goroutine by sysmon instead of
     being raised wherever the main thread happens to be (it could be inside the
-    scheduler holding a run-queue lock, which then deadlocked the shutdown)."""
-    global _old_sigint
+    scheduler holding a run-queue lock, which then deadlocked the shutdown).
+
+    sysmon learns of the signal through ``signal.set_wakeup_fd``: CPython's C-level
+    handler writes the signal number to that pipe on whichever thread the kernel picked,
+    at once.  The Python-level handler is not enough on its own: it runs only when the
+    main thread next checks its eval breaker, and on 3.12+ another thread can clear the
+    breaker first while the main thread (M0) goes back to sleep on its futex -- the
+    signal then waits for the next unrelated wake-up (seen in CI as a hung Ctrl-C).
+    Because the pipe does not depend on which thread receives the signal, the runtime's
+    threads do not block SIGINT (a blocked mask would be inherited by every subprocess a
+    goroutine starts, which could then not be interrupted or terminated)."""
+    global _old_sigint, _old_wakeup_fd, _sig_r, _sig_w
     import signal
 
     if threading.current_thread() is not threading.main_thread():
         return
     try:
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            _old_sigint = signal.signal(signal.SIGINT, _on_sigint)
+        if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+            return  # the program handles SIGINT itself (or ignores it): leave it alone
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+        os.set_blocking(w, False)
+        try:
+            old = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        except (ValueError, OSError):  # pragma: no cover
+            os.close(r)
+            os.close(w)
+            old = -1
+            r = w = -1
+        else:
+            if old != -1:  # someone else (an event loop) owns the wake-up fd: keep theirs
+                signal.set_wakeup_fd(old)
+                os.close(r)
+                os.close(w)
+                r = w = -1
+        _old_wakeup_fd, _sig_r, _sig_w = old, r, w
+        _old_sigint = signal.signal(signal.SIGINT, _on_sigint)
     except (ValueError, OSError):  # pragma: no cover
         _old_sigint = None
 
 
+def take_sigint() -> bool:
+    """sysmon: has a SIGINT arrived since the last call?  Drains the wake-up pipe (other
+    signals' bytes are dropped: their Python handlers run as usual)."""
+    hit = False
+    if sched.sigint:
+        sched.sigint = False
+        hit = True
+    r = _sig_r
+    if r >= 0:
+        try:
+            data = os.read(r, 256)
+        except (BlockingIOError, InterruptedError, OSError):
+            data = b""
+        if data and _SIGINT_BYTE in data:
+            hit = True
+    return hit
+
+
+_SIGINT_BYTE = 2  # signal.SIGINT on every POSIX system we run on
+
+
 def _restore_sigint() -> None:
-    global _old_sigint
+    global _old_sigint, _old_wakeup_fd, _sig_r, _sig_w
     import signal
 
-    if _old_sigint is not None and threading.current_thread() is threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if _old_sigint is not None:
         try:
+            # signal.signal() first runs any pending Python-level handler (ours, a no-op
+            # now), so a late SIGINT is not raised again after run() has returned.
             signal.signal(signal.SIGINT, _old_sigint)
         except (ValueError, OSError):  # pragma: no cover
             pass
         _old_sigint = None
+    if _sig_w >= 0:
+        try:
+            signal.set_wakeup_fd(_old_wakeup_fd)
+        except (ValueError, OSError):  # pragma: no cover
+            pass
+        for fd in (_sig_r, _sig_w):
+            try:
+                os.close(fd)
+            except OSError:  # pragma: no cover
+                pass
+        _sig_r = _sig_w = -1
+        _old_wakeup_fd = -1
 
 
 def interrupt_main() -> None:
@@ -1782,19 +1850,7 @@ def _g0_main() -> None:
     _kill_m(m)
 
 
-def _block_signals() -> None:
-    """Runtime threads leave SIGINT/SIGTERM to the main thread (Python handles signals
-    there only; a signal delivered to an M would not wake M0's futex sleep)."""
-    try:
-        import signal
-
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
-        pass
-
-
 def _mstart(m: M) -> None:
-    _block_signals()
     _tls.m = m
     _mcommon(m)
     me = getcurrent()

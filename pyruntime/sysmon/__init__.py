@@ -118,7 +118,6 @@ class Sysmon:
 
     # ------------------------------------------------------------------ loop
     def _run(self) -> None:
-        proc._block_signals()
         delay = SYSMON_MIN
         idle = 0
         idle_since = time.monotonic()
@@ -136,8 +135,7 @@ class Sysmon:
                 self.deep = True
                 if sched.npidle >= len(sched.allp) and not sched.sigint:
                     self.note.sleep(0.1)
-                if sched.sigint:
-                    sched.sigint = False
+                if proc.take_sigint():
                     proc.interrupt_main()
                 self.deep = False
                 idle = 0
@@ -156,8 +154,7 @@ class Sysmon:
     def _cycle(self) -> int:
         sched = self.sched
         self.cycles += 1
-        if sched.sigint:
-            sched.sigint = False
+        if proc.take_sigint():
             proc.interrupt_main()
         now = time.perf_counter_ns()
         n = self._retake(now)
