@@ -61,7 +61,11 @@ def sleep(dt: float) -> None:
     if t is None:
         t = g.timer = proc.Timer(_goready, g)
     t.start(_monotonic() + dt)
-    proc.park("sleep")
+    try:
+        proc.park("sleep")
+    except BaseException:
+        t.stop()  # interrupted (Ctrl-C caught, say): the timer must not wake us later
+        raise
 
 
 def now() -> float:

@@ -172,7 +172,11 @@ class chan:
         sg = _Sudog(g, v)
         self._sendq.append(sg)
         if g is not None:
-            _park(WaitReason.CHAN_SEND, lock)
+            try:
+                _park(WaitReason.CHAN_SEND, lock)
+            except BaseException:
+                self._unqueue(self._sendq, sg)
+                raise
         else:
             proc.block_outside(sg.note, lock)  # type: ignore[arg-type]
         if not sg.ok:
@@ -251,14 +255,18 @@ class chan:
         sg = _Sudog(g, None)
         self._recvq.append(sg)
         if g is not None:
-            if self._timer is not None:
-                self._timer._blocked(1)
-                try:
+            try:
+                if self._timer is not None:
+                    self._timer._blocked(1)
+                    try:
+                        _park(WaitReason.CHAN_RECEIVE, lock)
+                    finally:
+                        self._timer._blocked(-1)
+                else:
                     _park(WaitReason.CHAN_RECEIVE, lock)
-                finally:
-                    self._timer._blocked(-1)
-            else:
-                _park(WaitReason.CHAN_RECEIVE, lock)
+            except BaseException:
+                self._unqueue(self._recvq, sg)
+                raise
         else:
             if self._timer is not None:
                 self._timer._blocked(1)
@@ -269,6 +277,19 @@ class chan:
             else:
                 proc.block_outside(sg.note, lock)  # type: ignore[arg-type]
         return sg.val, sg.ok
+
+    def _unqueue(self, q: collections.deque, sg: _Sudog) -> None:
+        """An exception interrupted our wait (Ctrl-C, a panic elsewhere, deadlock): leave
+        the wait queue so no later peer hands a value to a sudog nobody reads.  If a peer
+        already completed it, that one operation is lost with the interrupt, as a
+        KeyboardInterrupt can lose the result of any Python call it lands in."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            q.remove(sg)
+        except ValueError:
+            pass
+        lock.release()
 
     def recv(self) -> Any:
         """Receive a value (``None`` from a closed, drained channel)."""

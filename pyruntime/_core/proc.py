@@ -619,16 +619,18 @@ class Timer:
 
 # --------------------------------------------------------------------------- park / ready / execute
 
-def ready(g: G, next: bool = True) -> None:
+def ready(g: G, next: bool = True, key: Any = None) -> None:
     """Make a waiting (or in-syscall) G runnable on its home P (Go's ``goready``).
 
     ``next``: put it in ``runnext`` if the caller runs on that same P (the woken G runs
     next and inherits the time slice); a G readied from another M or thread goes to the
-    tail.  Readying a G that is not waiting is ignored."""
+    tail.  Readying a G that is not waiting is ignored.  ``key``: wake it only if it
+    still waits for that (``g.waitkey``): a syscall completing after its G was
+    interrupted must not wake the G out of whatever it waits for next."""
     p = g.p
     p.lock.acquire()
     st = g._status
-    if st != Gwaiting and st != Gsyscall:
+    if (st != Gwaiting and st != Gsyscall) or (key is not None and g.waitkey is not key):
         p.lock.release()
         return
     g._status = Grunnable
@@ -680,6 +682,11 @@ def park(reason: str, unlock: Any = None) -> None:
     if sched.stopping:
         g._status = Grunning
         raise GreenletExit()
+    if g.exc is not None:
+        # An interrupt (Ctrl-C, a panic elsewhere, deadlock) was posted while we were
+        # still running: its ready() found us running and did nothing.  Ready ourselves
+        # so the switch below comes straight back and we raise it.
+        ready(g)
     _switch_out(g, g.m)
     if g.exc is not None:
         e, g.exc = g.exc, None
@@ -1389,7 +1396,7 @@ class _SyscallPool:
             req[0] = req[1] = req[2] = None
             if _tput is not None:
                 _tput(("GoSyscallEnd", perf_counter_ns(), g.goid, g.p.id, (threading.get_ident(), t1)))
-            ready(g, next=False)
+            ready(g, next=False, key=req)
             with sched.lock:
                 sched.nsyscall -= 1
             with self.lock:
@@ -1427,11 +1434,17 @@ def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     g._status = Gsyscall
     g.waitreason = WaitReason.SYSCALL
     g.waitsince = monotonic()
+    g.waitkey = req
     if _tput is not None:
         _tput(("GoSyscallBegin", req[4], g.goid, g.p.id, None))
     _syscalls.submit(req)
+    if g.exc is not None:  # an interrupt posted while we were running (see park)
+        ready(g)
     _switch_out(g, g.m)
+    g.waitkey = None
     if g.exc is not None:
+        # Interrupted while the call runs on: it finishes on its syscall M (nobody can
+        # stop a thread), and its completion no longer wakes us (``key``).
         e, g.exc = g.exc, None
         raise e
     if req[6] is not None:
@@ -1449,19 +1462,24 @@ def syscall_wait(result: Callable[[], Any], add_done_callback: Callable[[Callabl
         return result()
     with sched.lock:
         sched.nsyscall += 1
+    key = object()
     g._status = Gsyscall
     g.waitreason = WaitReason.SYSCALL
     g.waitsince = monotonic()
+    g.waitkey = key
     _emit("GoSyscallBegin", g=g.goid, p=g.p.id)
 
     def done(_: Any) -> None:
         _emit("GoSyscallEnd", g=g.goid, p=g.p.id)
-        ready(g, next=False)
+        ready(g, next=False, key=key)
         with sched.lock:
             sched.nsyscall -= 1
 
     add_done_callback(done)
+    if g.exc is not None:  # an interrupt posted while we were running (see park)
+        ready(g)
     _switch_out(g, g.m)
+    g.waitkey = None
     if g.exc is not None:
         e, g.exc = g.exc, None
         raise e

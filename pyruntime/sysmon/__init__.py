@@ -37,7 +37,7 @@ from typing import Any
 
 from .._core import proc
 from .._core.futex import Note
-from .._core.g import Grunning, Gwaiting, STATUS_NAMES
+from .._core.g import Grunning, Gsyscall, Gwaiting, STATUS_NAMES
 
 __all__ = ["Sysmon", "schedtrace_line"]
 
@@ -156,6 +156,11 @@ class Sysmon:
         self.cycles += 1
         if proc.take_sigint():
             proc.interrupt_main()
+        mg = sched.main_g
+        if mg is not None and mg.exc is not None and mg._status in (Gwaiting, Gsyscall):
+            # An interrupt posted to the main G must not be lost to a race with its
+            # parking (park re-checks; this is the belt to those braces).
+            proc.ready(mg, next=False)
         now = time.perf_counter_ns()
         n = self._retake(now)
         if self.cycles % 16 == 0 or n:
