@@ -30,7 +30,7 @@ class GoroutineInfo:
     goid: int
     status: str
     wait_reason: str
-    wait_since: float | None  # monotonic seconds when it started waiting, or None
+    wait_since: float | None  # when it started waiting (time.now() clock, epoch seconds), or None
     home_p: int | None
     created_by: int
     stack: tuple[str, ...]  # "func()\n\tfile:line" entries, innermost first
@@ -53,9 +53,20 @@ def _frames_of(g: G) -> list[FrameType]:
     return out
 
 
+_LAUNCHER = {os.path.join(os.path.dirname(_CORE_DIR), n) for n in ("cli.py", "__main__.py")}
+
+
 def _user_frames(frames: list[FrameType]) -> list[FrameType]:
-    return [f for f in frames if not os.path.abspath(f.f_code.co_filename).startswith(_CORE_DIR)
-            and "greenlet" not in f.f_code.co_filename]
+    """A goroutine's own frames: not the runtime's, and not the launcher's (``pyruntime
+    run`` starts the program through cli.py and runpy)."""
+    out = []
+    for f in frames:
+        fn = f.f_code.co_filename
+        if (os.path.abspath(fn).startswith(_CORE_DIR) or "greenlet" in fn or fn == "<frozen runpy>"
+                or os.path.basename(fn) == "runpy.py" or os.path.abspath(fn) in _LAUNCHER):
+            continue
+        out.append(f)
+    return out
 
 
 def format_stack(frames: list[FrameType]) -> tuple[str, ...]:
@@ -66,7 +77,9 @@ def format_stack(frames: list[FrameType]) -> tuple[str, ...]:
 def _info(g: G) -> GoroutineInfo:
     st = g._status
     reason = g.waitreason if st == Gwaiting else ""
-    since = g.waitsince if st in (Gwaiting, Gsyscall) else None
+    # The runtime stamps waits on the monotonic clock (cheap, immune to clock steps);
+    # the API speaks epoch seconds, like pyruntime.time.now().
+    since = time.time() - (time.monotonic() - g.waitsince) if st in (Gwaiting, Gsyscall) else None
     if g.glet is None and g.fn is not None:
         fn = g.fn
         code = getattr(fn, "__code__", None)
@@ -87,7 +100,7 @@ def _header(i: GoroutineInfo) -> str:
     status = i.wait_reason or i.status
     extra = ""
     if i.wait_since is not None:
-        mins = int((time.monotonic() - i.wait_since) // 60)
+        mins = int((time.time() - i.wait_since) // 60)
         if mins >= 1:
             extra = f", {mins} minutes"
     return f"goroutine {i.goid} [{status}{extra}]:"

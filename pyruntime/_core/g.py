@@ -67,13 +67,13 @@ class G:
     """A goroutine.  ``go()`` returns it as the user's handle (read-only ``goid``, ``status``)."""
 
     __slots__ = (
-        "goid", "fn", "args", "kwargs", "_status", "waitreason", "glet", "p", "m",
+        "_goid", "fn", "args", "kwargs", "_status", "waitreason", "glet", "p", "m",
         "waitsince", "runnable_since", "created_by", "created_at", "exc", "timer",
         "param", "started_ns", "gcpause_ns", "preempt", "waitkey", "__weakref__",
     )
 
     def __init__(self, goid: int, fn: Callable[..., Any] | None, args: tuple, kwargs: dict) -> None:
-        self.goid = goid
+        self._goid = goid
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
@@ -93,6 +93,11 @@ class G:
         self.gcpause_ns = 0
         self.preempt = False  # sysmon asked this G to yield (Go's g.preempt)
         self.waitkey: Any = None  # what an outside completer (a syscall M) will wake us for
+
+    @property
+    def goid(self) -> int:
+        """The goroutine's id (read-only; never reused)."""
+        return self._goid
 
     @property
     def status(self) -> str:

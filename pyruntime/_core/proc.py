@@ -579,8 +579,9 @@ class Timer:
         p = g.m.p if (g is not None and g.m is not None) else None
         if p is None or p.dead:
             allp = sched.allp
-            if not allp:
-                raise RuntimeError("pyruntime: no runtime is running")
+            if not allp or not sched.running:
+                raise RuntimeError("pyruntime: no runtime is running: timers need one; use them inside "
+                                   "rt.run(main) or after go() has started the implicit runtime")
             p = allp[0]
         self.when = when
         self.period = period
@@ -1221,10 +1222,12 @@ def _report_deadlock() -> None:
 
 
 _CORE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PKG_DIR = os.path.dirname(_CORE_DIR) + os.sep  # pyruntime/: the runtime, the CLI, the packages
 
 
-class _Quiet(Exception):
-    pass
+def _is_runpy(filename: str) -> bool:
+    """``pyruntime run`` starts programs through runpy: its frames are not the user's."""
+    return filename == "<frozen runpy>" or os.path.basename(filename) == "runpy.py"
 
 
 def panic_value(e: BaseException) -> str:
@@ -1239,23 +1242,28 @@ def panic_value(e: BaseException) -> str:
 def _user_traceback(e: BaseException) -> str:
     """The Python traceback of ``e`` without the runtime's own frames."""
     frames = [f for f in traceback.extract_tb(e.__traceback__)
-              if not os.path.abspath(f.filename).startswith(_CORE_DIR)]
+              if not os.path.abspath(f.filename).startswith(_PKG_DIR) and not _is_runpy(f.filename)]
     return "".join(traceback.format_list(frames)) + "".join(traceback.format_exception_only(type(e), e))
+
+
+def _write_panic(g: G | None, e: BaseException) -> None:
+    """Go's panic report on stderr: ``panic: <value>``, then ``goroutine N [running]:``
+    and the traceback (nothing for Ctrl-C or ``sys.exit()``)."""
+    if isinstance(e, (KeyboardInterrupt, SystemExit, GreenletExit)):
+        return
+    try:
+        gid = g.goid if g is not None else 0
+        sys.stderr.write(f"panic: {panic_value(e)}\n\ngoroutine {gid} [running]:\n{_user_traceback(e)}\n")
+        sys.stderr.flush()
+    except Exception:
+        pass
 
 
 def _panic(g: G | None, e: BaseException) -> None:
     """An exception escaped goroutine ``g``: report it like Go and end the program."""
     if sched.stopping:
         return
-    quiet = isinstance(e, (KeyboardInterrupt, SystemExit))  # Ctrl-C / sys.exit(): no panic report
-    try:
-        if quiet:
-            raise _Quiet
-        gid = g.goid if g is not None else 0
-        sys.stderr.write(f"panic: {panic_value(e)}\n\ngoroutine {gid} [running]:\n{_user_traceback(e)}\n")
-        sys.stderr.flush()
-    except Exception:
-        pass
+    _write_panic(g, e)
     if sched.panic is None:
         sched.panic = e
     mg = sched.main_g
@@ -1512,16 +1520,20 @@ def block_outside(note: Note, unlock: Any) -> None:
 
 # --------------------------------------------------------------------------- lifecycle
 
+_next_gomaxprocs: int | None = None  # gomaxprocs(n) called with no runtime running
+
+
 def _default_gomaxprocs() -> int:
+    """GOMAXPROCS for the next runtime: ``gomaxprocs(n)`` set while none ran, else
+    ``PYRUNTIME_GOMAXPROCS``, else the CPUs this process may use."""
+    if _next_gomaxprocs is not None:
+        return _next_gomaxprocs
     v = os.environ.get(_ENV_GOMAXPROCS)
     if v is not None and v.strip() != "":
-        try:
-            n = int(v)
-        except ValueError:
-            raise ValueError(f"{_ENV_GOMAXPROCS}={v!r}: must be a positive integer") from None
-        if n < 1:
-            raise ValueError(f"{_ENV_GOMAXPROCS}={v!r}: must be a positive integer")
-        return n
+        t = v.strip()
+        if not (t.isascii() and t.isdigit()) or not 1 <= int(t) <= 10000:
+            raise ValueError(f"{_ENV_GOMAXPROCS}={v!r}: must be an integer from 1 to 10000")
+        return int(t)
     return num_cpu()
 
 
@@ -1922,7 +1934,9 @@ def shutdown(timeout: float = 5.0) -> None:
     for m in sched.allm[1:]:
         if m.thread is not None:
             m.thread.join(max(0.0, end - monotonic()))
-    _syscalls.stop(max(0.1, end - monotonic()))
+    # A call still running on a syscall M cannot be stopped (Go's exit would kill it): give
+    # it a moment, then leave its daemon thread to end when the call returns.
+    _syscalls.stop(min(0.5, max(0.1, end - monotonic())))
     hooks = list(_shutdown_hooks)
     _shutdown_hooks.clear()
     for f in hooks:
@@ -1939,6 +1953,8 @@ def shutdown(timeout: float = 5.0) -> None:
         pass
     _tls.m = None
     sched.running = False
+    for g in list(sched.allgs.values()):
+        g._status = Gdead  # abandoned, as in Go: never-started and blocked Gs alike
     sched.allgs.clear()
     sched.main_g = None
     _emit("ProcStop", p=0, m=0)
@@ -1963,7 +1979,8 @@ def run(main: Callable[..., Any], *args: Any, gomaxprocs: int | None = None, pin
         if cur is sched.main_g and not sched.implicit:
             # Nested run() in the main goroutine (a program started by `pyruntime run`
             # that calls run() itself): main is already the main goroutine.
-            _check_procs(gomaxprocs) if gomaxprocs is not None else None
+            if gomaxprocs is not None and _check_procs(gomaxprocs) != sched.gomaxprocs:
+                globals()["gomaxprocs"](gomaxprocs)  # honour the program's own setting
             return main(*args, **kwargs)
         if not (cur is sched.main_g and sched.implicit):
             raise RuntimeError("pyruntime.run: called from inside a goroutine; a runtime is already running")
@@ -1982,6 +1999,8 @@ def run(main: Callable[..., Any], *args: Any, gomaxprocs: int | None = None, pin
         err = sched.panic
         if err is not None and err is not e and not isinstance(e, Deadlock):
             raise err from None
+        if err is None and not isinstance(e, Deadlock):
+            _write_panic(sched.main_g, e)  # the main goroutine panicked (Go prints it too)
         raise
     finally:
         shutdown()
@@ -2000,8 +2019,9 @@ def gomaxprocs(n: int | None = None) -> int:
         return sched.gomaxprocs if sched.running else _default_gomaxprocs()
     n = _check_procs(n)
     if not sched.running:
+        global _next_gomaxprocs
         prev = _default_gomaxprocs()
-        os.environ[_ENV_GOMAXPROCS] = str(n)
+        _next_gomaxprocs = n  # not os.environ: that would leak into child processes
         return prev
     g = getattr(getcurrent(), "_rtg", None)
     if g is None or g is sched.stw_g:

@@ -191,7 +191,7 @@ class Sysmon:
                 p.sysmontick = p.schedtick
                 p.sysmonwhen = now
                 continue
-            if p.schedtick != p.sysmontick:
+            if p.schedtick != p.sysmontick or p.sysmonwhen == 0:  # (0: first look at this P)
                 p.sysmontick = p.schedtick
                 # The slice began when the G started running, not when we noticed.
                 rs = m.run_start
