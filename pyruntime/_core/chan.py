@@ -62,6 +62,12 @@ class _SelectDone:
 
 
 class _Sudog:
+    """A waiter on a channel queue (Go's sudog).  A goroutine blocks in at most one plain
+    send or receive at a time, so it keeps one sudog (``G.sudog``) and reuses it, as Go
+    caches sudogs per P: by the time the G runs again its sudog is in no queue (the peer
+    dequeued it before readying the G, or the G removed it itself when interrupted).
+    A select's sudogs (``sel`` set) and an outside thread's (``note`` set) are fresh."""
+
     __slots__ = ("g", "val", "ok", "sel", "idx", "note")
 
     def __init__(self, g: Any, val: Any, sel: _SelectDone | None = None, idx: int = -1) -> None:
@@ -169,15 +175,22 @@ class chan:
             lock.release()
             return
         g = getattr(_getcurrent(), "_rtg", None)
-        sg = _Sudog(g, v)
-        self._sendq.append(sg)
         if g is not None:
+            sg = g.sudog  # see _Sudog: one per G, reused
+            if sg is None:
+                sg = g.sudog = _Sudog(g, v)
+            else:
+                sg.val = v
+                sg.ok = False
+            self._sendq.append(sg)
             try:
-                _park(WaitReason.CHAN_SEND, lock)
+                _park(WaitReason.CHAN_SEND, lock, g)
             except BaseException:
                 self._unqueue(self._sendq, sg)
                 raise
         else:
+            sg = _Sudog(g, v)
+            self._sendq.append(sg)
             proc.block_outside(sg.note, lock)  # type: ignore[arg-type]
         if not sg.ok:
             raise Panic("send on closed channel")
@@ -252,22 +265,31 @@ class chan:
             lock.release()
             return None, False
         g = getattr(_getcurrent(), "_rtg", None)
-        sg = _Sudog(g, None)
-        self._recvq.append(sg)
         if g is not None:
+            sg = g.sudog  # see _Sudog: one per G, reused
+            if sg is None:
+                sg = g.sudog = _Sudog(g, None)
+            else:
+                sg.ok = False
+            self._recvq.append(sg)
             try:
                 if self._timer is not None:
                     self._timer._blocked(1)
                     try:
-                        _park(WaitReason.CHAN_RECEIVE, lock)
+                        _park(WaitReason.CHAN_RECEIVE, lock, g)
                     finally:
                         self._timer._blocked(-1)
                 else:
-                    _park(WaitReason.CHAN_RECEIVE, lock)
+                    _park(WaitReason.CHAN_RECEIVE, lock, g)
             except BaseException:
                 self._unqueue(self._recvq, sg)
                 raise
+            v = sg.val
+            sg.val = None  # the sudog outlives this receive: do not keep the value alive
+            return v, sg.ok
         else:
+            sg = _Sudog(g, None)
+            self._recvq.append(sg)
             if self._timer is not None:
                 self._timer._blocked(1)
                 try:

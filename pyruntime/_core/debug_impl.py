@@ -77,9 +77,9 @@ def format_stack(frames: list[FrameType]) -> tuple[str, ...]:
 def _info(g: G) -> GoroutineInfo:
     st = g._status
     reason = g.waitreason if st == Gwaiting else ""
-    # The runtime stamps waits on the monotonic clock (cheap, immune to clock steps);
+    # The runtime stamps waits in perf_counter_ns (cheap, immune to clock steps);
     # the API speaks epoch seconds, like pyruntime.time.now().
-    since = time.time() - (time.monotonic() - g.waitsince) if st in (Gwaiting, Gsyscall) else None
+    since = time.time() - (time.perf_counter_ns() - g.waitsince) / 1e9 if st in (Gwaiting, Gsyscall) else None
     if g.glet is None and g.fn is not None:
         fn = g.fn
         code = getattr(fn, "__code__", None)

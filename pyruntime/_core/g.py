@@ -69,7 +69,7 @@ class G:
     __slots__ = (
         "_goid", "fn", "args", "kwargs", "_status", "waitreason", "glet", "p", "m",
         "waitsince", "runnable_since", "created_by", "created_at", "exc", "timer",
-        "param", "started_ns", "gcpause_ns", "preempt", "waitkey", "__weakref__",
+        "param", "started_ns", "gcpause_ns", "preempt", "waitkey", "sudog", "__weakref__",
     )
 
     def __init__(self, goid: int, fn: Callable[..., Any] | None, args: tuple, kwargs: dict) -> None:
@@ -82,7 +82,7 @@ class G:
         self.glet: Any = None
         self.p: Any = None
         self.m: Any = None
-        self.waitsince = 0.0
+        self.waitsince = 0  # perf_counter_ns() when it last left its M (proc._switch_out)
         self.runnable_since = 0
         self.created_by = 0
         self.created_at: Any = None
@@ -93,6 +93,7 @@ class G:
         self.gcpause_ns = 0
         self.preempt = False  # sysmon asked this G to yield (Go's g.preempt)
         self.waitkey: Any = None  # what an outside completer (a syscall M) will wake us for
+        self.sudog: Any = None  # chan.py's reusable waiter for plain send/receive
 
     @property
     def goid(self) -> int:

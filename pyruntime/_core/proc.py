@@ -659,15 +659,16 @@ def ready(g: G, next: bool = True, key: Any = None) -> None:
         _wakem(p.m)
 
 
-def park(reason: str, unlock: Any = None) -> None:
+def park(reason: str, unlock: Any = None, g: G | None = None) -> None:
     """Block the current G with ``reason`` until someone ``ready``s it (Go's ``gopark``).
 
     ``unlock`` (a lock the caller holds) is released after the G is marked waiting, so a
     waker that takes that lock always sees a waiting G.  Raises the G's pending
     exception (deadlock, panic elsewhere, runtime stopping) when it resumes."""
-    g = getattr(getcurrent(), "_rtg", None)
-    if g is None:
-        raise RuntimeFatal("park outside a goroutine")
+    if g is None:  # (callers on hot paths pass the current G they already have)
+        g = getattr(getcurrent(), "_rtg", None)
+        if g is None:
+            raise RuntimeFatal("park outside a goroutine")
     if g is sched.stw_g:
         if unlock is not None:
             unlock.release()
@@ -675,7 +676,6 @@ def park(reason: str, unlock: Any = None) -> None:
                            "do not block inside debug.stw()")
     g._status = Gwaiting
     g.waitreason = reason
-    g.waitsince = monotonic()
     if _tput is not None:
         _tput(("GoBlock", perf_counter_ns(), g.goid, g.p.id, reason))
     if unlock is not None:
@@ -701,6 +701,7 @@ def _switch_out(g: G, m: M) -> None:
     communicate-and-wait path (see the module essay); the blocking half is g0's."""
     p = m.p
     now = perf_counter_ns()
+    g.waitsince = now  # (one clock read serves the wait stamp and the run length)
     d = now - m.run_start
     if 255 < d < HOT_MAX:  # m.runlen.record(d), inlined (hist.py)
         n = d.bit_length()
@@ -1441,7 +1442,6 @@ def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         sched.nsyscall += 1
     g._status = Gsyscall
     g.waitreason = WaitReason.SYSCALL
-    g.waitsince = monotonic()
     g.waitkey = req
     if _tput is not None:
         _tput(("GoSyscallBegin", req[4], g.goid, g.p.id, None))
@@ -1473,7 +1473,6 @@ def syscall_wait(result: Callable[[], Any], add_done_callback: Callable[[Callabl
     key = object()
     g._status = Gsyscall
     g.waitreason = WaitReason.SYSCALL
-    g.waitsince = monotonic()
     g.waitkey = key
     _emit("GoSyscallBegin", g=g.goid, p=g.p.id)
 
