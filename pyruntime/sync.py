@@ -367,7 +367,9 @@ class Once:
 
 class Cond:
     """A condition variable on locker ``L`` (a Mutex by default): ``wait``, ``signal``,
-    ``broadcast``.  ``wait`` unlocks ``L``, parks, and locks ``L`` again."""
+    ``broadcast``.  ``wait`` unlocks ``L``, parks, and locks ``L`` again.  A ``wait`` that
+    fails (``L`` not held: the unlock panics) or is interrupted while parked leaves no
+    waiter queued; a signal it had already taken is passed on to the next waiter."""
 
     __slots__ = ("L", "_lk", "_waiters")
 
@@ -379,14 +381,38 @@ class Cond:
         self._waiters: list[Sema] = []
 
     def wait(self) -> None:
+        # Queue before unlocking L (Go's notifyListAdd), so a signal sent between the
+        # unlock and the park is not lost.
         s = Sema(0)
         with self._lk:
             self._waiters.append(s)
-        self.L.unlock()
+        try:
+            self.L.unlock()  # Panic when L is not held: then we never waited
+        except BaseException:
+            self._leave(s)
+            raise
         try:
             s.acquire(WaitReason.SYNC_COND_WAIT)
+        except BaseException:
+            # Interrupted while parked (Ctrl-C, the runtime stopping, ...): leave no
+            # stale waiter behind for the next signal() to waste.
+            self._leave(s)
+            raise
         finally:
             self.L.lock()
+
+    def _leave(self, s: Sema) -> None:
+        """Take the abandoned waiter ``s`` off the queue.  If a signal already chose it,
+        pass that wakeup on to the next waiter instead of losing it (a spurious wakeup
+        is allowed for a Cond, a lost one is not)."""
+        with self._lk:
+            try:
+                self._waiters.remove(s)
+                return
+            except ValueError:
+                nxt = self._waiters.pop(0) if self._waiters else None
+        if nxt is not None:
+            nxt.release()
 
     def signal(self) -> None:
         with self._lk:
