@@ -56,6 +56,16 @@ Where we differ from Go, and why
       (``syscall()``), a separate bounded pool.
     * ``/sched/latencies:seconds`` records every runnable→running interval (Go samples
       1 in 8).
+    * Interrupts.  Python can raise into a parked goroutine, Go cannot: Ctrl-C, a panic
+      in another goroutine and deadlock are *posted* to the main G (``g.exc`` then
+      ``ready``) from another thread.  Posted while the G still runs, the ``ready`` is a
+      no-op, so ``park`` re-checks ``g.exc`` after marking the G waiting and readies
+      itself (sysmon also re-readies a waiting main G with a pending exception).  Every
+      park site therefore cleans up when ``park`` raises: a channel op leaves its wait
+      queue, ``sleep`` stops its timer, a syscall's completion is keyed (``ready(key=)``)
+      so it cannot wake the G out of a later wait.  SIGINT reaches sysmon through
+      ``signal.set_wakeup_fd`` (written by CPython's C handler at once), not through the
+      Python-level handler, which the main thread may run arbitrarily late.
 """
 
 from __future__ import annotations
