@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time as _stdtime
 
 import pytest
@@ -144,3 +145,33 @@ def test_wait_since_is_on_the_now_clock(procs):
     # Allow for float rounding between the two clocks (the stamp is monotonic-based).
     assert before - 0.01 <= since <= after + 0.01
     assert abs(since - _stdtime.time()) < 60
+
+
+def test_thread_about_to_send_is_not_a_deadlock(procs):
+    # A plain thread started just before main blocks: it has not touched the channel yet
+    # when main parks, so nothing the runtime knows of can wake main -- but the thread
+    # will.  Deadlock detection gives live outside threads a grace period.
+    def main():
+        ch = chan()
+        t = threading.Thread(target=lambda: (_stdtime.sleep(0.2), ch.send(42)))
+        t.start()
+        v = ch.recv()
+        t.join()
+        return v
+
+    assert run(main, procs) == 42
+
+
+def test_deadlock_still_reported_while_an_unrelated_thread_lives(procs, capfd):
+    # The grace period ends: a real deadlock is reported even though another thread
+    # (blocked on something the runtime does not know) stays alive throughout.
+    ev = threading.Event()
+    t = threading.Thread(target=ev.wait, name="unrelated")
+    t.start()
+    try:
+        with pytest.raises(rt.Deadlock):
+            run(lambda: chan().recv(), procs)
+    finally:
+        ev.set()
+        t.join()
+    assert "fatal error: all goroutines are asleep - deadlock!" in capfd.readouterr().err

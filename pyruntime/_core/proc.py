@@ -56,6 +56,10 @@ Where we differ from Go, and why
       (``syscall()``), a separate bounded pool.
     * ``/sched/latencies:seconds`` records every runnable→running interval (Go samples
       1 in 8).
+    * Deadlock detection knows of threads outside the runtime only once they block on a
+      runtime object.  A live plain thread that has not yet (say, started just before
+      main blocks on the channel it will send on) defers the verdict by
+      DEADLOCK_GRACE seconds of no progress; Go has no such threads.
     * Interrupts.  Python can raise into a parked goroutine, Go cannot: Ctrl-C, a panic
       in another goroutine and deadlock are *posted* to the main G (``g.exc`` then
       ``ready``) from another thread.  Posted while the G still runs, the ``ready`` is a
@@ -273,6 +277,7 @@ class _Sched:
         self.m0: M | None = None
         self.panic: BaseException | None = None
         self.dead = False
+        self.deadsuspect = 0.0   # monotonic time checkdead first saw "dead but for outside threads"
         self.allgs: dict[int, G] = {}
         self.outside_created = 0
         self.outside_exited = 0
@@ -1190,6 +1195,7 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
             if p in sched.pidle:
                 sched.pidle.remove(p)
                 sched.npidle -= 1
+            sched.deadsuspect = 0.0  # progress: a deadlock suspicion starts over
         p.lock.acquire()
         p.idle = False
         p.lock.release()
@@ -1213,8 +1219,45 @@ def _checkdead() -> bool:
     mg = sched.main_g
     if mg is None or mg._status != Gwaiting:
         return False
+    if _outside_threads_alive():
+        # A plain thread that has not touched a runtime object yet may be about to (a
+        # thread started just before main blocked on the channel it will send on): give
+        # it DEADLOCK_GRACE seconds of no progress before calling it a deadlock.  sysmon
+        # re-checks (``recheck_dead``); any M leaving idle resets the clock.
+        now = monotonic()
+        if not sched.deadsuspect:
+            sched.deadsuspect = now
+            return False
+        if now - sched.deadsuspect < DEADLOCK_GRACE:
+            return False
     sched.dead = True
     return True
+
+
+DEADLOCK_GRACE = 1.0  # seconds (see _checkdead)
+
+
+def _outside_threads_alive() -> bool:
+    """Is a Python thread alive that is neither M0's nor the runtime's own?"""
+    m0 = sched.m0
+    t0 = m0.thread if m0 is not None else None
+    for t in threading.enumerate():
+        if t is t0 or t.name.startswith("pyruntime-") or isinstance(t, threading._DummyThread):
+            continue
+        if t.is_alive():
+            return True
+    return False
+
+
+def recheck_dead() -> None:
+    """sysmon, while every P is idle: a deadlock that waited for outside threads
+    (``_checkdead``) is reported once its grace has passed."""
+    if not sched.deadsuspect:
+        return
+    with sched.lock:
+        dead = sched.npidle >= len(sched.allp) and not sched.runq and _checkdead()
+    if dead:
+        _report_deadlock()
 
 
 def _report_deadlock() -> None:

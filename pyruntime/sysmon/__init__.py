@@ -137,6 +137,7 @@ class Sysmon:
                     self.note.sleep(0.1)
                 if proc.take_sigint():
                     proc.interrupt_main()
+                proc.recheck_dead()
                 self.deep = False
                 idle = 0
                 delay = SYSMON_MIN
@@ -156,6 +157,8 @@ class Sysmon:
         self.cycles += 1
         if proc.take_sigint():
             proc.interrupt_main()
+        if sched.deadsuspect and sched.npidle >= len(sched.allp):
+            proc.recheck_dead()
         mg = sched.main_g
         if mg is not None and mg.exc is not None and mg._status in (Gwaiting, Gsyscall):
             # An interrupt posted to the main G must not be lost to a race with its
