@@ -92,8 +92,9 @@ def _use(ev: dict, d: TraceData) -> None:
             d.logs += 1
 
 
-# Lines the report never needs: counters, flows, metadata, the M-view copies.
-_SKIP = (b'{"ph":"C"', b'{"ph":"s"', b'{"ph":"f"', b'{"ph":"M"')
+# Lines the report never needs: counters, flows, metadata, the M-view copies, and the Go
+# tracer instants (GoStart, GoBlock, ...: the run slices already hold what they say).
+_SKIP = (b'{"ph":"C"', b'{"ph":"s"', b'{"ph":"f"', b'{"ph":"M"', b'{"ph":"i","s":"t","cat":"sched","name":"Go')
 
 
 def load(path: str) -> TraceData:

@@ -11,7 +11,17 @@ writes one JSON event per line:
 * a wake-up becomes a short nested ``GoUnblock`` slice inside the waker's run plus a
   ``s``/``f`` flow pair, written when the wakee next starts (the ``f`` sits exactly on
   the wakee's slice start, which is what Perfetto binds reliably);
-* counters are written when a value changes.
+* counters are written when a value changes;
+* every Go tracer event also appears under its Go name as a thread-scoped instant
+  (``"ph":"i","s":"t"``, category ``sched``): ``GoStart`` at the start of each run slice
+  (exactly one per slice; ``inferred`` when the run began before the window), ``GoBlock``
+  (with the wait reason), ``GoStop``, ``GoDestroy`` and ``GoSyscallBegin`` where the run
+  ends, ``GoSyscallEnd`` on the syscall M's track, ``ProcSteal`` where sysmon takes a
+  blocked M's unstarted Gs (see :meth:`Converter._blocked_m`).  ``GoCreate`` and
+  ``GoUnblock`` are the nested slices above.  An instant that shares its timestamp
+  with a flow end must come after it in the file (Perfetto binds a flow to the topmost
+  slice open on the track, and a 0-length instant counts), so ``GoStart`` is written
+  with its run's slice, after the run's ``f``.
 
 The converter also adds up, per start function, the time its goroutines spent in each
 state (running, runnable, waiting by reason, syscall); that table goes to
@@ -117,7 +127,7 @@ def _us(ns: int) -> str:
 
 class _G:
     __slots__ = ("goid", "fn", "label", "st", "since", "reason", "q", "rs", "frm", "prev_ns", "p",
-                 "flows", "sm", "sys_start", "run", "rbl", "sysc", "wait", "runs")
+                 "flows", "sm", "sys_start", "run", "rbl", "sysc", "wait", "runs", "uq")
 
     def __init__(self, goid: int, fn: str) -> None:
         self.goid = goid
@@ -139,10 +149,12 @@ class _G:
         self.sysc = 0
         self.wait: dict[str, int] = {}
         self.runs = 0
+        self.uq = -1         # P whose queue holds it while it has never run (a movable G), or -1
 
 
 class _P:
-    __slots__ = ("id", "tid", "cur", "start", "m", "wait_ns", "frm", "prev_ns", "minis", "rq", "blocked", "last_end")
+    __slots__ = ("id", "tid", "cur", "start", "m", "wait_ns", "frm", "prev_ns", "minis", "rq", "blocked", "last_end",
+                 "real", "unstarted")
 
     def __init__(self, pid: int) -> None:
         self.id = pid
@@ -157,6 +169,8 @@ class _P:
         self.rq = 0
         self.blocked: tuple[int, Any] | None = None
         self.last_end = 0
+        self.real = True     # the current run began with a GoStart record (not a GoStatus / inference)
+        self.unstarted: dict[int, _G] = {}  # never-run Gs queued here, oldest first (what can move)
 
 
 class Converter:
@@ -189,7 +203,7 @@ class Converter:
         self.fnstats: dict[str, list] = {}
         self.stats = {"records": 0, "runs": 0, "wakeups": 0, "creates": 0, "steals": 0, "stolen": 0,
                       "preemptions": 0, "stw": 0, "gc": 0, "syscalls": 0, "blocked_m": 0, "logs": 0,
-                      "procstarts": 0}
+                      "procstarts": 0, "procsteals": 0}
         self.meta: dict[str, Any] = {}
         self.gomaxprocs: int | None = None
         self.h = {
@@ -198,7 +212,7 @@ class Converter:
             "GoSyscallBegin": self._syscall_begin, "GoSyscallEnd": self._syscall_end,
             "ProcStart": self._proc_start, "ProcStop": self._proc_stop, "ProcStatus": self._proc_status,
             "ProcsChange": self._procs_change, "Steal": self._steal, "Preempt": self._preempt,
-            "BlockedM": self._blocked_m, "STWBegin": self._stw_begin, "STWEnd": self._stw_end,
+            "BlockedM": self._blocked_m, "ProcSteal": self._proc_steal, "STWBegin": self._stw_begin, "STWEnd": self._stw_end,
             "GCBegin": self._gc_begin, "GCEnd": self._gc_end, "GoStatus": self._go_status,
             "TraceStart": self._trace_start, "TraceWindow": self._trace_window, "UserLog": self._user_log,
         }
@@ -235,6 +249,11 @@ class Converter:
     def _instant(self, pid: int, tid: int, ts: int, name: str, args: dict | None = None, cat: str = "sched") -> None:
         a = "" if not args else f',"args":{json.dumps(args, default=repr)}'
         self.w(f'{{"ph":"i","s":"t","cat":"{cat}","name":{_js(name)},"pid":{pid},"tid":{tid},"ts":{_us(ts)}{a}}}')
+
+    def _go_instant(self, tid: int, ts: int, name: str, goid: int, extra: str = "", pid: int = PID_PROCS) -> None:
+        """A Go tracer event as a thread-scoped instant, args ``{"goid": ...}`` (+ ``extra``)."""
+        self.w(f'{{"ph":"i","s":"t","cat":"sched","name":"{name}","pid":{pid},"tid":{tid},"ts":{_us(ts)},'
+               f'"args":{{"goid":{goid}{extra}}}}}')
 
     def _slice(self, pid: int, tid: int, ts: int, dur: int, name_js: str, cat: str, args: str = "") -> None:
         self.w(f'{{"ph":"X","cat":"{cat}","name":{name_js},"pid":{pid},"tid":{tid},"ts":{_us(ts)},'
@@ -296,6 +315,7 @@ class Converter:
                 pp.wait_ns = None
                 pp.frm = ""
                 pp.prev_ns = None
+                pp.real = False
             g.p = p
         elif st is RUNNABLE:
             g.q = p
@@ -349,8 +369,10 @@ class Converter:
                     self.w(f'{{"ph":"C","name":"{name}","pid":{PID_STATS},"ts":{t},"args":{{"len":{n}}}}}')
             self.rq_dirty.clear()
 
-    def _open(self, pp: _P, g: _G, ts: int, m: int, wait_ns: int | None, frm: str, prev_ns: int | None) -> None:
+    def _open(self, pp: _P, g: _G, ts: int, m: int, wait_ns: int | None, frm: str, prev_ns: int | None,
+              real: bool = True) -> None:
         pp.cur = g
+        pp.real = real
         pp.start = ts
         pp.m = m
         pp.wait_ns = wait_ns
@@ -401,6 +423,17 @@ class Converter:
                 if mend <= mts:
                     continue  # no room left inside the run: keep the nesting proper
                 self._slice(PID_PROCS, pp.tid, mts, mend - mts, name_js, "wake", args)
+        # Go's GoStart, one per run slice, on the slice's first instant.  Written here,
+        # after the slice and after the run's flow end (written when the run began, or
+        # when a crossed wake-up arrived), so that Perfetto still binds the flow to the
+        # slice and not to this 0-length instant.
+        a = f'"goid":{g.goid},"m":{pp.m}'
+        if pp.wait_ns is not None:
+            a += f',"wait_ns":{pp.wait_ns}'
+        if not pp.real:
+            a += ',"inferred":true'  # the run began before the window: Go writes a GoStatus
+        self.w(f'{{"ph":"i","s":"t","cat":"sched","name":"GoStart","pid":{PID_PROCS},"tid":{pp.tid},'
+               f'"ts":{_us(start)},"args":{{{a}}}}}')
 
     def _waker(self, by: int, ts: int, name_js: str, args: str, flow_cat: str, wakee: _G,
                alt_tid: tuple[int, int] | None = None) -> None:
@@ -480,7 +513,7 @@ class Converter:
             pp = self._ptrack(pid)
             if pp.cur is not None and pp.cur is not g:
                 self._close(pp, ts, "?")
-            self._open(pp, g, ts, m if m is not None else pid, None, "", None)
+            self._open(pp, g, ts, m if m is not None else pid, None, "", None, False)
             self._enter(g, RUNNING, ts)
         elif st == "runnable":
             g.q = pid
@@ -510,6 +543,9 @@ class Converter:
         g.frm = "create"
         g.prev_ns = None
         self._rq(pid, 1)
+        if pid >= 0:
+            g.uq = pid
+            self._ptrack(pid).unstarted[goid] = g
         self._enter(g, RUNNABLE, ts)
         self.stats["creates"] += 1
         self._waker(by or 0, ts, '"GoCreate"', f',"args":{{"g":{goid},"by":{by or 0}}}', "create", g)
@@ -548,10 +584,19 @@ class Converter:
         g.rs = None
         g.frm = ""
         g.prev_ns = None
+        if g.uq >= 0:
+            self._started(g)
         self._enter(g, RUNNING, ts)
         self._open(pp, g, ts, m, wait, frm, prev)
         if g.flows:
             self._flows_to(g, pp, ts)
+
+    def _started(self, g: _G) -> None:
+        """``g`` ran: it is bound to a P from now on and can no longer move."""
+        up = self.ps.get(g.uq)
+        if up is not None:
+            up.unstarted.pop(g.goid, None)
+        g.uq = -1
 
     def _running(self, g: _G, pid: int) -> _P:
         """The P ``g`` runs on, inferring that it ran since the window opened if unseen."""
@@ -572,12 +617,13 @@ class Converter:
     def _go_block(self, ts: int, goid: int, pid: int, reason: Any) -> None:
         reason = reason if isinstance(reason, str) else str(reason)
         g = self._stop_running(ts, goid, pid, reason, "GoBlock")
+        self._go_instant(self._ptrack(pid).tid, ts, "GoBlock", goid, f',"reason":{_js(reason)}')
         self._enter(g, WAITING, ts, reason)
 
     def _go_stop(self, ts: int, goid: int, pid: int, reason: Any) -> None:
         reason = reason if isinstance(reason, str) else str(reason)
         g = self._stop_running(ts, goid, pid, reason, "GoStop")
-        self._instant(PID_PROCS, self._ptrack(pid).tid, ts, "GoStop", {"g": goid, "reason": reason})
+        self._go_instant(self._ptrack(pid).tid, ts, "GoStop", goid, f',"g":{goid},"reason":{_js(reason)}')
         g.q = pid
         g.rs = ts
         g.frm = reason
@@ -606,12 +652,14 @@ class Converter:
 
     def _go_destroy(self, ts: int, goid: int, pid: int, x: Any) -> None:
         g = self._stop_running(ts, goid, pid, "exit", "GoDestroy")
+        self._go_instant(self._ptrack(pid).tid, ts, "GoDestroy", goid)
         self._enter(g, None, ts)
         self._account(g)
         self.gs.pop(goid, None)
 
     def _syscall_begin(self, ts: int, goid: int, pid: int, x: Any) -> None:
         g = self._stop_running(ts, goid, pid, "syscall", "GoSyscallBegin")
+        self._go_instant(self._ptrack(pid).tid, ts, "GoSyscallBegin", goid)
         g.sys_start = ts
         self._enter(g, SYSCALL, ts, "syscall")
 
@@ -641,6 +689,8 @@ class Converter:
         self.sm_end[k] = ts
         self._slice(PID_THREADS, TID_SM0 + k, start, ts - start, _js(f"G{goid} syscall"), "syscall",
                     f',"args":{{"goid":{goid},"fn":{_js(display_name(g.fn))},"p":{pid}}}')
+        # where the syscall M finished the call (the span's end), after the span
+        self._go_instant(TID_SM0 + k, ts, "GoSyscallEnd", goid, f',"p":{pid}', PID_THREADS)
         g.sys_start = None
 
     def _proc_status(self, ts: int, goid: int, pid: int, m: Any) -> None:
@@ -673,6 +723,7 @@ class Converter:
             if pp.cur is not None:
                 self._close(pp, ts, "exit")
             pp.rq = 0
+            pp.unstarted.clear()
             self.rq_dirty.add(pp.id)
         self.grq = 0
         self.rq_dirty.add(-1)
@@ -697,6 +748,14 @@ class Converter:
         self.stats["stolen"] += n
         if isinstance(victim, int):
             self._rq(victim, -n)
+            vp = self.ps.get(victim)
+            if vp is not None and vp.unstarted and pid >= 0:
+                # only never-run Gs are stolen (SPEC 1.1): the oldest ones, as runqsteal takes
+                tp = self._ptrack(pid)
+                for goid in list(vp.unstarted)[:n]:
+                    sg = vp.unstarted.pop(goid)
+                    sg.uq = pid
+                    tp.unstarted[goid] = sg
         self._rq(pid, n)
         self._instant(PID_PROCS, self._ptrack(pid).tid, ts, "Steal", {"p": pid, "victim": victim, "n": n})
 
@@ -716,6 +775,30 @@ class Converter:
         args = {"g": goid, "p": pid, "m": m, "stack": stack}
         self._instant(PID_THREADS, TID_SYSMON, ts, "BlockedM", args)
         self._instant(PID_PROCS, pp.tid, ts, "BlockedM", args)
+        # sysmon's retake.  Go's ProcSteal: sysmon takes the P of an M stuck in a syscall
+        # and hands it off.  pyruntime's P cannot leave its M (its started Gs are greenlets
+        # bound to that thread, SPEC 1.1); what sysmon takes, right after it records
+        # BlockedM and every time it does, is the P's movable work: its never-run Gs go to
+        # the global queue (proc.handoff_unstarted).  The core records no event of its own
+        # for that hand-off, so the count here is this model's: the never-run Gs it has
+        # queued on the P.
+        moved = list(pp.unstarted.values())
+        pp.unstarted.clear()
+        for mg in moved:  # each is counted in this P's queue (created or stolen here)
+            mg.uq = -1
+            if mg.st is RUNNABLE:
+                mg.q = -1
+                self._rq(pid, -1)
+                self._rq(-1, 1)
+        self._proc_steal(ts, goid, pid, m, len(moved))
+
+    def _proc_steal(self, ts: int, goid: int, pid: int, m: Any, moved: int | None = None) -> None:
+        self.stats["procsteals"] += 1
+        pp = self._ptrack(pid)
+        a = {"p": pid, "m": m if isinstance(m, int) else None}
+        if moved is not None:
+            a.update({"g": goid, "moved_gs": moved, "from": "BlockedM", "p_stays_on_m": True})
+        self._instant(PID_PROCS, pp.tid, ts, "ProcSteal", a)
 
     def _stw_begin(self, ts: int, goid: int, pid: int, reason: Any) -> None:
         self.stw = (ts, reason, goid, pid)

@@ -39,14 +39,21 @@ they never coincide):
                                fn, m, end (wait reason on exit), wait_ns (runnable→running),
                                from, prev_ns; nested "GoUnblock"/"GoCreate" slices where the
                                G woke or created another, with a flow arrow to the wakee's
-                               next run; instants GoStop, Preempt, Steal, ProcStart/Stop
+                               next run; instants under Go's names, args {goid, ...}:
+                               GoStart (one per run slice, at its start; "inferred" if
+                               the run began before the window), GoBlock (reason), GoStop
+                               (reason), GoDestroy, GoSyscallBegin; and Preempt, Steal,
+                               ProcStart/Stop, BlockedM, ProcSteal (sysmon moving a blocked
+                               M's never-run Gs to the global queue: derived from BlockedM,
+                               the P itself stays on its M)
                    tid 101 "STW", 102 "GC" (spans), 103 "timers & outside" (wake-ups from no G)
     pid 2 STATS    counters "Goroutines" {Running, Runnable, Waiting, Syscall},
                    "Threads" {Running, InSyscall}, "runq P0" ..., "runq global",
                    "GOMAXPROCS"
     pid 3 THREADS  tid 2000+M "M0 (P0)" ...  the same G runs seen from the OS thread, with
                                "blocked M" spans from sysmon; tid 2999 "sysmon";
-                   tid 3000+k "syscall M k"  the syscall spans each syscall M ran
+                   tid 3000+k "syscall M k"  the syscall spans each syscall M ran, each
+                               ending with a GoSyscallEnd instant
 
 Timestamps are ``perf_counter_ns()`` (CLOCK_MONOTONIC on Linux) in microseconds with
 nanosecond decimals, the clock viztracer uses, so the two files can be merged.

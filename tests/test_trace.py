@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import threading
 import time as stdtime
 
 import pytest
@@ -44,6 +45,14 @@ def events(doc, ph=None, **kw):
 
 def thread_names(doc) -> dict:
     return {(e["pid"], e["tid"]): e["args"]["name"] for e in events(doc, "M", name="thread_name")}
+
+
+# Go tracer events written as thread-scoped instants (GoCreate/GoUnblock are slices)
+GO_INSTANTS = ("GoStart", "GoStop", "GoBlock", "GoDestroy", "GoSyscallBegin", "GoSyscallEnd")
+# SPEC 3.4: every name of Go's tracer, plus pyruntime's own
+GO_NAMES = {"GoCreate", "GoStart", "GoStop", "GoBlock", "GoUnblock", "GoSyscallBegin", "GoSyscallEnd", "GoDestroy",
+            "ProcStart", "ProcStop", "ProcSteal", "STWBegin", "STWEnd", "GCBegin", "GCEnd"}
+PYRUNTIME_NAMES = {"Steal", "Preempt", "BlockedM"}
 
 
 def g_runs(doc):
@@ -84,6 +93,14 @@ def assert_well_formed(doc):
     for c in events(doc, "C"):
         for v in c["args"].values():
             assert v >= 0, c
+    # Go's GoStart: exactly one per G run slice, on its track at its first instant
+    gostarts = events(doc, "i", name="GoStart")
+    assert sorted((e["tid"], ns(e["ts"]), e["args"]["goid"]) for e in gostarts) == \
+        sorted((e["tid"], ns(e["ts"]), e["args"]["goid"]) for e in g_runs(doc))
+    for e in events(doc, "i"):
+        assert e["s"] == "t" and e["cat"] != "g", e  # cat "g" is the run slices'
+        if e["name"] in GO_INSTANTS:
+            assert isinstance(e["args"]["goid"], int), e
 
 
 # --------------------------------------------------------------------------- layout
@@ -244,12 +261,168 @@ def test_schedlat_count_equals_gostarts_after_a_wakeup():
     inside = [e for e in g_runs(doc) if marks[0] < ns(e["ts"]) < marks[1]]
     with_wait = [e for e in inside if "wait_ns" in e["args"]]
     assert counted == len(with_wait) >= 2 * n
+    # ... and as Go names it: one GoStart event per histogram sample, with the same latency
+    gostarts = [e for e in events(doc, "i", name="GoStart") if marks[0] < ns(e["ts"]) < marks[1]]
+    assert counted == len(gostarts)
+    assert sorted(e["args"]["wait_ns"] for e in gostarts) == sorted(e["args"]["wait_ns"] for e in with_wait)
     # ... and each one follows the transition that made its G runnable
     froms = {e["args"]["from"] for e in with_wait}
     assert froms <= {"chan receive", "chan send", "sleep", "yield", "create"}, froms
     assert sum(1 for e in with_wait if e["args"]["from"] == "yield") >= 19
     # a G slice without wait_ns inside the window would be a start the metric missed
     assert all("wait_ns" in e["args"] for e in inside)
+
+
+def _every_event(procs: int) -> dict:
+    """A program that does everything Go's tracer names, each step synchronised on state
+    (channels, wait_blocked, the M's blocked flag), never on a sleep; returns goids."""
+    import gc
+
+    out: dict = {}
+    res = chan(8)
+
+    # create, block (chan receive), unblock, exit
+    c = chan()
+
+    def receiver():
+        res.send(c.recv() + 1)
+
+    go(receiver)
+    rt.testing.wait_blocked(c.recv)
+    c.send(1)
+    assert res.recv() == 2
+
+    # a syscall, a collection and a yield, in one goroutine
+    def sys_gc_yield():
+        out["sys"] = proc.getg().goid
+        rt.syscall(stdtime.sleep, 0.001)
+        gc.collect()
+        rt.gosched()
+        res.send(None)
+
+    go(sys_gc_yield)
+    res.recv()
+
+    # preemption: `procs` spinners hold every P while main (bound to P0) is runnable, so
+    # main runs again only once sysmon preempts one of them
+    flag = [False]
+    started = chan(procs)
+
+    def spinner():
+        started.send(None)
+        while not flag[0]:
+            pass
+
+    for _ in range(procs):
+        go(spinner)
+    for _ in range(procs):
+        started.recv()
+    flag[0] = True
+
+    # an M blocked outside the runtime: sysmon reports it (BlockedM) and hands its P's
+    # never-run goroutines (helper) to the global queue (ProcSteal)
+    def helper():
+        res.send("helper")
+
+    def blocks_m():
+        g = proc.getg()
+        out["blocker"] = g.goid
+        m = g.m
+        unblock = threading.Event()
+
+        def watch():  # an OS thread, not a goroutine: lets the M go once sysmon saw it
+            deadline = stdtime.monotonic() + 30
+            while not m.blocked and stdtime.monotonic() < deadline:
+                stdtime.sleep(0.001)
+            unblock.set()
+
+        threading.Thread(target=watch, daemon=True).start()
+        go(helper)
+        unblock.wait()  # one C call the runtime is not told about: no bytecode, no preemption
+        res.send(m.blocked)
+
+    old = proc.FORCE_PREEMPT_NS
+    proc.FORCE_PREEMPT_NS = 10**15  # no time slice ends between go(helper) and the wait
+    try:
+        go(blocks_m)
+        assert sorted(map(str, [res.recv(), res.recv()])) == ["True", "helper"]
+    finally:
+        proc.FORCE_PREEMPT_NS = old
+
+    # every goroutine started here has exited; the STW is also a barrier: each P passes
+    # through its scheduler, i.e. past every goexit's GoDestroy record
+    deadline = stdtime.monotonic() + 30
+    while len(rt.debug.goroutines()) > 1:
+        assert stdtime.monotonic() < deadline, rt.debug.dump()
+        rt.gosched()
+    with rt.debug.stw("every event"):
+        pass
+    return out
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("max_events", [None, 200_000], ids=["stream", "flight-recorder"])
+@pytest.mark.parametrize("procs", [1, 2])
+def test_every_go_event_name_is_in_the_trace(tmp_path, procs, max_events):
+    """SPEC 3.4: the names of Go's tracer, and pyruntime's Steal/Preempt/BlockedM, are
+    event names in the file, with their goroutine and where they happened."""
+    path = tmp_path / "t.json"
+    trace.start(path, max_events=max_events)
+    try:
+        ids = rt.run(_every_event, procs, gomaxprocs=procs)
+    finally:
+        trace.stop()
+    doc = load(path)
+    assert doc["otherData"]["mode"] == ("stream" if max_events is None else "ring")
+    assert doc["otherData"]["window_complete"] is True
+    assert_well_formed(doc)  # one GoStart per run slice, among others
+    ev = doc["traceEvents"]
+    names = {e["name"] for e in ev}
+    missing = (GO_NAMES | PYRUNTIME_NAMES) - names - {"Steal"}
+    assert not missing, missing
+    by = {}
+    for e in ev:
+        if e.get("ph") == "i" and e["name"] in GO_INSTANTS + ("ProcSteal", "Preempt", "BlockedM"):
+            by.setdefault(e["name"], []).append(e)
+    runs = g_runs(doc)
+    # every G run begins with a GoStart; only main's first was running before the window
+    assert [e["args"]["goid"] for e in by["GoStart"] if e["args"].get("inferred")] == [1]
+    # every goroutine created here ran and exited
+    created = {e["args"]["g"] for e in events(doc, "X", name="GoCreate")}
+    assert len(created) == 4 + procs  # receiver, sys_gc_yield, the spinners, blocks_m, helper
+    assert sorted(e["args"]["goid"] for e in by["GoDestroy"]) == sorted(created)
+    assert {e["args"]["goid"] for e in runs} == created | {1}
+    # GoBlock carries the wait reason, on the track of the P the G ran on
+    blocks = {e["args"]["reason"] for e in by["GoBlock"]}
+    assert {"chan receive", "chan send"} & blocks and "syscall" not in blocks
+    assert all(e["pid"] == 1 and 1000 <= e["tid"] < 1000 + procs for e in by["GoBlock"])
+    # the syscall: begins on the G's P track, ends on the syscall M's track
+    (sb,), (se,) = by["GoSyscallBegin"], by["GoSyscallEnd"]
+    assert sb["args"]["goid"] == se["args"]["goid"] == ids["sys"]
+    assert sb["pid"] == 1 and se["pid"] == 3 and se["tid"] >= 3000
+    assert ns(se["ts"]) - ns(sb["ts"]) >= 1_000_000
+    span = events(doc, "X", cat="syscall")[0]
+    assert ns(span["ts"]) + ns(span["dur"]) == ns(se["ts"]) and span["tid"] == se["tid"]
+    # yield and preemption: GoStop with its reason (one GoStop per record)
+    stops = [e["args"]["reason"] for e in by["GoStop"]]
+    assert "yield" in stops and "preempted" in stops
+    assert len(by["Preempt"]) == 2 * stops.count("preempted")  # a P track and the sysmon row
+    # the blocked M and what sysmon took from its P
+    bm = [e for e in by["BlockedM"] if e["pid"] == 1]
+    (ps,) = by["ProcSteal"]
+    assert bm[0]["args"]["g"] == ids["blocker"] == ps["args"]["g"]
+    assert ps["args"]["p"] == bm[0]["args"]["p"] and ps["args"]["from"] == "BlockedM"
+    assert ns(ps["ts"]) == ns(bm[0]["ts"]) and ps["tid"] == bm[0]["tid"]
+    if procs == 1:
+        assert ps["args"]["moved_gs"] == 1  # the helper, which no other P could steal
+    else:
+        # the helper left the blocked P: stolen first, or handed off by sysmon
+        assert "Steal" in names or ps["args"]["moved_gs"] == 1
+    # the collection ran in its goroutine; the STW has its reason
+    assert any(e["args"]["g"] == ids["sys"] for e in events(doc, "i", name="GCBegin"))
+    assert [e["args"]["reason"] for e in events(doc, "i", name="STWBegin")] == ["every event"]
+    assert len(events(doc, "i", name="ProcStart")) >= 2 * procs  # P track and M track
+    assert len(events(doc, "i", name="ProcStop")) >= 2 * procs
 
 
 # --------------------------------------------------------------------------- buffers
@@ -286,6 +459,7 @@ def test_flight_recorder_keeps_only_the_last_events(tmp_path):
         runs = g_runs(doc)
         assert len(runs) >= 100
         assert_well_formed(doc)
+        assert {"GoStart", "GoBlock", "GoUnblock"} <= {e["name"] for e in doc["traceEvents"]}
         gor = events(doc, "C", name="Goroutines")
         assert gor[0]["args"]["Running"] + gor[0]["args"]["Runnable"] + gor[0]["args"]["Waiting"] == 2
     assert not os.path.exists(str(path) + ".spool")
@@ -416,6 +590,80 @@ def test_converter_steal_preempt_blocked_m_and_crossed_records(tmp_path):
     assert events(doc, "i", cat="user")[0]["args"]["message"] == "two"
     f = doc["otherData"]["functions"]
     assert f["m.b"]["waiting_ns"] == {"chan receive": 22000 - 20000}
+    # Go's events as instants: one GoStart per run (main's was running before the window)
+    starts = [(ns(e["ts"]), e["args"]["goid"], e["args"].get("inferred", False)) for e in events(doc, "i", name="GoStart")]
+    assert sorted(starts) == [(1000, 1, True), (3000, 2, False), (9100, 3, False), (20100, 2, False),
+                              (21100, 4, False), (22000, 3, False)]
+    assert [(ns(e["ts"]), e["tid"], e["args"]) for e in events(doc, "i", name="GoBlock")] == [
+        (20000, 1001, {"goid": 3, "reason": "chan receive"}), (21000, 1000, {"goid": 1, "reason": "chan send"})]
+    assert [(ns(e["ts"]), e["args"]["goid"]) for e in events(doc, "i", name="GoDestroy")] == [(23000, 3)]
+    assert [e["args"] for e in events(doc, "i", name="GoStop")] == [{"goid": 2, "g": 2, "reason": "preempted"}]
+    # sysmon's hand-off from the blocked M: P1's never-run Gs were stolen and started already
+    (ps,) = events(doc, "i", name="ProcSteal")
+    assert (ns(ps["ts"]), ps["tid"]) == (12000, 1001)
+    assert ps["args"] == {"p": 1, "m": 1, "g": 3, "moved_gs": 0, "from": "BlockedM", "p_stays_on_m": True}
+
+
+def test_converter_proc_steal_moves_never_run_gs_and_syscall_ends(tmp_path):
+    """BlockedM → ProcSteal: the never-run Gs queued on the blocked P go to the global
+    queue (what proc.handoff_unstarted does); a GoSyscallEnd lands on its syscall M."""
+    R = [
+        ("TraceStart", 1000, 0, -1, (1, None)),
+        ("ProcsChange", 1000, 0, -1, (2, 2)),
+        ("GoStatus", 1000, 1, 0, ("running", "", "main", 0)),
+        ("GoCreate", 2000, 2, 0, (1, "m:blocker")),
+        ("GoBlock", 2500, 1, 0, "chan receive"),
+        ("GoStart", 3000, 2, 0, 0),
+        ("GoCreate", 4000, 3, 0, (2, "m:helper")),
+        ("GoCreate", 4100, 4, 0, (2, "m:helper")),
+        ("BlockedM", 30000, 2, 0, (0, [])),      # G3 and G4 leave P0 ...
+        ("GoStart", 31000, 3, 1, 1),              # ... and P1 takes them from the global queue
+        ("GoDestroy", 32000, 3, 1, None),
+        ("GoStart", 32100, 4, 1, 1),
+        ("GoDestroy", 33000, 4, 1, None),
+        ("ProcSteal", 34000, 0, 1, 5),            # Go's own event, should a core record it
+        ("GoSyscallBegin", 35000, 2, 0, None),
+        ("GoSyscallEnd", 40000, 2, 0, (777, 35500)),
+    ]
+    doc = _convert(R, tmp_path)
+    assert_well_formed(doc)
+    steals = events(doc, "i", name="ProcSteal")
+    assert [(ns(e["ts"]), e["tid"], e["args"]) for e in steals] == [
+        (30000, 1000, {"p": 0, "m": 0, "g": 2, "moved_gs": 2, "from": "BlockedM", "p_stays_on_m": True}),
+        (34000, 1001, {"p": 1, "m": 5})]
+    assert doc["otherData"]["stats"]["procsteals"] == 2
+    assert [e["args"]["len"] for e in events(doc, "C", name="runq P0")] == [1, 0, 1, 2, 0]
+    assert [e["args"]["len"] for e in events(doc, "C", name="runq global")] == [2, 1, 0]
+    helpers = [e for e in g_runs(doc) if e["args"]["fn"] == "m.helper"]
+    assert [e["args"]["wait_ns"] for e in helpers] == [31000 - 4000, 32100 - 4100]
+    (sb,) = events(doc, "i", name="GoSyscallBegin")
+    (se,) = events(doc, "i", name="GoSyscallEnd")
+    (span,) = events(doc, "X", cat="syscall")
+    assert (sb["pid"], sb["tid"], ns(sb["ts"]), sb["args"]) == (1, 1000, 35000, {"goid": 2})
+    assert (se["pid"], se["tid"], ns(se["ts"]), se["args"]) == (3, 3000, 40000, {"goid": 2, "p": 0})
+    assert (span["tid"], ns(span["ts"]), ns(span["ts"]) + ns(span["dur"])) == (3000, 35500, 40000)
+
+
+def test_converter_proc_steal_moves_what_was_stolen_onto_the_blocked_p(tmp_path):
+    R = [
+        ("TraceStart", 1000, 0, -1, (1, None)),
+        ("GoStatus", 1000, 1, 0, ("running", "", "main", 0)),
+        ("GoCreate", 2000, 2, 0, (1, "m:a")),
+        ("GoCreate", 2100, 3, 0, (1, "m:b")),
+        ("GoCreate", 2200, 4, 0, (1, "m:c")),
+        ("Steal", 3000, 0, 1, (0, 2)),            # P1 takes G2 and G3 ...
+        ("GoStart", 3000, 2, 1, 1),               # ... runs G2; G3 waits, never run, on P1
+        ("BlockedM", 30000, 2, 1, (1, [])),       # G2 blocks M1: G3 (not G4) leaves P1
+        ("GoStart", 31000, 3, 0, 0),
+        ("GoStart", 32000, 4, 0, 0),
+    ]
+    doc = _convert(R, tmp_path)
+    assert_well_formed(doc)
+    (ps,) = events(doc, "i", name="ProcSteal")
+    assert ps["args"]["moved_gs"] == 1 and ps["tid"] == 1001
+    assert [e["args"]["len"] for e in events(doc, "C", name="runq P1")] == [1, 0]
+    assert [e["args"]["len"] for e in events(doc, "C", name="runq global")] == [1, 0]
+    assert [e["args"]["len"] for e in events(doc, "C", name="runq P0")] == [1, 2, 3, 1, 0]
 
 
 def test_converter_rejects_what_is_not_a_record(tmp_path):
