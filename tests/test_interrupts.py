@@ -14,13 +14,14 @@ deterministic.
 from __future__ import annotations
 
 import threading
+import time as _stdtime
 
 import pytest
 
 import pyruntime as rt
 from pyruntime import chan, go, select
 from pyruntime import time as gotime
-from pyruntime._core import proc
+from pyruntime._core import preempt, proc
 
 from conftest import run, wait_until
 
@@ -130,3 +131,44 @@ def test_interrupted_syscall_completion_does_not_wake_a_later_wait(procs):
         return ch.recv_()  # a stale completion would wake this early: (None, False)
 
     assert run(main, procs) == ("after", True)
+
+
+@pytest.mark.skipif(not preempt.available(), reason="no preemption hook on this interpreter")
+def test_interrupt_reaches_a_busy_main_by_preemption(procs):
+    # Posted from another thread (as sysmon does after a SIGINT) while main spins in pure
+    # Python with nothing else to run: the preemption request makes it raise.
+    def main():
+        spinning = [False]
+
+        def poster():
+            while not spinning[0]:  # post only once main spins in its own code (an
+                _stdtime.sleep(0.001)  # interrupt can land anywhere, threading's locks too)
+            proc.interrupt_main()
+
+        t = threading.Thread(target=poster)
+        t.start()
+        with pytest.raises(KeyboardInterrupt):
+            spinning[0] = True
+            while True:
+                pass
+        t.join()
+        return True
+
+    assert run(main, procs) is True
+
+
+@pytest.mark.skipif(not preempt.available(), reason="no preemption hook on this interpreter")
+def test_panic_elsewhere_stops_a_busy_main(procs, capfd):
+    # Go ends the program when any goroutine panics, whatever main is doing: a main
+    # spinning in pure Python is preempted and raises the panic.
+    def bad():
+        raise ValueError("boom")
+
+    def main():
+        go(bad)
+        while True:
+            pass
+
+    with pytest.raises(ValueError, match="boom"):
+        run(main, procs)
+    assert "panic: ValueError: boom" in capfd.readouterr().err

@@ -114,7 +114,7 @@ def _diagnose_hung(p: subprocess.Popen) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("prog", ["busy", "sleeping"])
+@pytest.mark.parametrize("prog", ["busy", "sleeping", "busy-main", "blocked-main"])
 def test_ctrl_c_stops_cleanly(prog):
     src = textwrap.dedent(f"""
         import faulthandler, signal, threading
@@ -125,6 +125,14 @@ def test_ctrl_c_stops_cleanly(prog):
             while True:
                 rt.gosched()
         def main():
+            if {prog!r} == "busy-main":  # main's own loop, nothing else to run
+                print("ready", flush=True)
+                while True:
+                    pass
+            if {prog!r} == "blocked-main":  # main blocked in a C call the runtime cannot see
+                import time as stdtime
+                print("ready", flush=True)
+                stdtime.sleep(100)
             if {prog!r} == "busy":
                 for _ in range(3): go(spin)
             else:

@@ -177,6 +177,8 @@ class Preempter:
         self.lock = threading.Lock()
         self.armed: dict[Any, int] = {}       # code object -> refcount (3.12+)
         self.by_m: dict[int, list] = {}      # m.id -> armed code objects (3.12+)
+        self.pending: dict[Any, tuple] = {}  # G -> (exception, code) to raise at its next LINE (3.12+)
+        self.raising: dict[Any, int] = {}    # code object -> how many pending raises use its LINE events
         self.enabled = available()
         self.fired = 0
         self.requests = 0
@@ -194,6 +196,7 @@ class Preempter:
                 mon.use_tool_id(TOOL_ID, "pyruntime")
             mon.register_callback(TOOL_ID, mon.events.JUMP, self._mon_jump)
             mon.register_callback(TOOL_ID, mon.events.PY_START, self._mon_start)
+            mon.register_callback(TOOL_ID, mon.events.LINE, self._mon_line)
         else:
             self._tramp = _find_trampoline()
             st = _api._PyEval_SetTrace
@@ -216,6 +219,15 @@ class Preempter:
                 self.by_m.clear()
             mon.register_callback(TOOL_ID, mon.events.JUMP, None)
             mon.register_callback(TOOL_ID, mon.events.PY_START, None)
+            mon.register_callback(TOOL_ID, mon.events.LINE, None)
+            with self.lock:
+                for code in list(self.raising):
+                    try:
+                        mon.set_local_events(TOOL_ID, code, 0)
+                    except ValueError:
+                        pass
+                self.raising.clear()
+                self.pending.clear()
             if mon.get_tool(TOOL_ID) == "pyruntime":
                 mon.free_tool_id(TOOL_ID)
 
@@ -277,7 +289,7 @@ class Preempter:
                     if n <= 0:
                         self.armed.pop(code, None)
                         try:
-                            mon.set_local_events(TOOL_ID, code, 0)
+                            mon.set_local_events(TOOL_ID, code, mon.events.LINE if code in self.raising else 0)
                         except ValueError:
                             pass
                     else:
@@ -302,7 +314,12 @@ class Preempter:
         if in_runtime(sys._getframe(2)):
             return  # e.g. a GC/weakref callback inside a channel operation: not a safe point
         self.disarm(g.m)
-        self._switch_out(g)
+        try:
+            self._switch_out(g)
+        except BaseException as e:
+            if not _HAVE_MONITORING:
+                raise  # 3.11: an exception from the trace function enters the frame normally
+            self._raise_at_next_line(g, code, e)
 
     def _switch_out(self, g: Any) -> None:
         """Honour the request from inside the hook: leave the callback's tracing state
@@ -315,6 +332,41 @@ class Preempter:
             self.on_preempt(g)
         finally:
             _EnterTracing(ts)  # type: ignore[misc]
+
+    def _raise_at_next_line(self, g: Any, code: Any, e: BaseException) -> None:
+        """The G resumed from preemption with an exception posted to it (Ctrl-C, a panic
+        elsewhere).  3.12/3.13 do not let an exception raised in a ``JUMP`` callback reach
+        the frame's handlers (it skips every ``try``/``with``), but one raised in a
+        ``LINE`` callback does: arm LINE on this code object and raise there."""
+        mon = sys.monitoring
+        with self.lock:
+            self.pending[g] = (e, code)
+            self.raising[code] = self.raising.get(code, 0) + 1
+            try:
+                mon.set_local_events(TOOL_ID, code, mon.get_local_events(TOOL_ID, code) | mon.events.LINE)
+            except ValueError:  # pragma: no cover - code that cannot be instrumented
+                self.pending.pop(g, None)
+                self.raising[code] -= 1
+                raise e from None
+
+    def _mon_line(self, code: Any, line: int) -> Any:
+        g = getattr(getcurrent(), "_rtg", None)
+        pend = self.pending.get(g) if g is not None else None
+        if pend is None or pend[1] is not code:
+            return None  # another goroutine running the same code object
+        mon = sys.monitoring
+        with self.lock:
+            del self.pending[g]
+            n = self.raising.get(code, 0) - 1
+            if n <= 0:
+                self.raising.pop(code, None)
+                try:
+                    mon.set_local_events(TOOL_ID, code, mon.get_local_events(TOOL_ID, code) & ~mon.events.LINE)
+                except ValueError:  # pragma: no cover
+                    pass
+            else:
+                self.raising[code] = n
+        raise pend[0]
 
     def _mon_jump(self, code: Any, instruction_offset: int, destination_offset: int) -> Any:
         self._fire(code)

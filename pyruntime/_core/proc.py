@@ -1322,8 +1322,7 @@ def _panic(g: G | None, e: BaseException) -> None:
         sched.panic = e
     mg = sched.main_g
     if mg is not None and mg is not g:
-        mg.exc = e
-        ready(mg, next=False)
+        _post_to_main(mg, e)
 
 
 # --------------------------------------------------------------------------- go()
@@ -1735,12 +1734,37 @@ _sig_r = _sig_w = -1
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
-    # Runs on the main thread between two bytecodes, possibly inside the runtime with a
-    # lock held, and maybe much later than the signal (see ``_install_sigint``): it never
-    # raises.  With the wake-up pipe in place sysmon learns of the signal from the pipe
-    # and this does nothing; without it, it sets the flag sysmon reads.
+    # Runs on the main thread between two bytecodes -- possibly inside the runtime with a
+    # lock held, and maybe much later than the signal (see ``_install_sigint``).  When the
+    # main goroutine is running its own code it raises right here, as plain Python does
+    # (this also ends a blocking C call such as an unpatched time.sleep); anywhere else
+    # sysmon delivers it (``deliver_sigint``), at the main goroutine's next park or
+    # preemption.
+    mg = sched.main_g
+    if mg is not None and mg._status == Grunning and getattr(getcurrent(), "_rtg", None) is mg:
+        from .preempt import in_runtime
+
+        if not in_runtime(frame):
+            with _sig_lock:  # against sysmon: each SIGINT is raised once
+                take_sigint()
+                e = mg.exc
+                if isinstance(e, KeyboardInterrupt):
+                    mg.exc = None  # sysmon posted it already: this is that one
+                else:
+                    e = KeyboardInterrupt()
+            raise e
     if _sig_r < 0:
         sched.sigint = True
+
+
+_sig_lock = threading.Lock()
+
+
+def deliver_sigint() -> None:
+    """sysmon: if a SIGINT arrived, post KeyboardInterrupt to the main goroutine."""
+    with _sig_lock:
+        if take_sigint():
+            interrupt_main()
 
 
 def _install_sigint() -> None:
@@ -1841,8 +1865,18 @@ def interrupt_main() -> None:
     sysmon after a Ctrl-C)."""
     mg = sched.main_g
     if mg is not None and mg.exc is None:
-        mg.exc = KeyboardInterrupt()
-        ready(mg, next=False)
+        _post_to_main(mg, KeyboardInterrupt())
+
+
+def _post_to_main(mg: G, e: BaseException) -> None:
+    """Post ``e`` to the main goroutine from any thread: it is raised there at its next
+    park (woken now if it waits) or, if it is running, at its next preemption (a busy
+    loop would otherwise never see it)."""
+    mg.exc = e
+    ready(mg, next=False)
+    p = mg.p
+    if mg._status == Grunning and p is not None and p.m.curg is mg and getg() is not mg:
+        preemptone(p, perf_counter_ns())  # -> gopreempt -> raises g.exc
 
 
 def _stop_sysmon() -> None:

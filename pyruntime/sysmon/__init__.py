@@ -135,8 +135,7 @@ class Sysmon:
                 self.deep = True
                 if sched.npidle >= len(sched.allp) and not sched.sigint:
                     self.note.sleep(0.1)
-                if proc.take_sigint():
-                    proc.interrupt_main()
+                proc.deliver_sigint()
                 proc.recheck_dead()
                 self.deep = False
                 idle = 0
@@ -155,8 +154,7 @@ class Sysmon:
     def _cycle(self) -> int:
         sched = self.sched
         self.cycles += 1
-        if proc.take_sigint():
-            proc.interrupt_main()
+        proc.deliver_sigint()
         if sched.deadsuspect and sched.npidle >= len(sched.allp):
             proc.recheck_dead()
         mg = sched.main_g
