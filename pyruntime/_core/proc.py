@@ -668,8 +668,11 @@ def ready(g: G, next: bool = True, key: Any = None) -> None:
     idle = p.idle
     p.lock.release()
     if _tput is not None:
-        cur = getg()
-        _tput(("GoUnblock", now, g.goid, p.id, cur.goid if cur else 0))
+        # The waker: this M's G if it is running (not in g0, a timer, a syscall M or an
+        # outside thread: 0).
+        tm = _tls.m
+        cur = tm.curg if tm is not None else None
+        _tput(("GoUnblock", now, g._goid, p.id, cur._goid if cur is not None and cur._status == Grunning else 0))
     if idle:
         _wakem(p.m)
 
@@ -692,7 +695,7 @@ def park(reason: str, unlock: Any = None, g: G | None = None) -> None:
     g._status = Gwaiting
     g.waitreason = reason
     if _tput is not None:
-        _tput(("GoBlock", perf_counter_ns(), g.goid, g.p.id, reason))
+        _tput(("GoBlock", perf_counter_ns(), g._goid, g.p.id, reason))
     if unlock is not None:
         unlock.release()
     if sched.stopping:
@@ -766,7 +769,7 @@ def _switch_out(g: G, m: M) -> None:
             m.lat.record(d)
         gp.runnable_since = 0
     if _tput is not None:
-        _tput(("GoStart", now, gp.goid, p.id, m.id))
+        _tput(("GoStart", now, gp._goid, p.id, m.id))
     if gp is g:
         return
     glet = gp.glet
@@ -798,7 +801,7 @@ def _execute(m: M, gp: G, inherit: bool) -> None:
         m.lat.record(now - rs)
         gp.runnable_since = 0
     if _tput is not None:
-        _tput(("GoStart", now, gp.goid, p.id, m.id))
+        _tput(("GoStart", now, gp._goid, p.id, m.id))
 
 
 def _find_local(p: P, m: M) -> tuple[G, bool] | None:
@@ -898,7 +901,7 @@ def _goexit(g: G, m: M) -> None:
     m.p.nbound -= 1
     m.curg = None
     if _tput is not None:
-        _tput(("GoDestroy", perf_counter_ns(), g.goid, m.p.id, None))
+        _tput(("GoDestroy", perf_counter_ns(), g._goid, m.p.id, None))
 
 
 # --------------------------------------------------------------------------- preemption
@@ -937,8 +940,8 @@ def gopreempt(g: G) -> None:
     g._status = Grunnable
     g.runnable_since = now
     if _tput is not None:
-        _tput(("Preempt", now, g.goid, p.id, None))
-        _tput(("GoStop", now, g.goid, p.id, "preempted"))
+        _tput(("Preempt", now, g._goid, p.id, None))
+        _tput(("GoStop", now, g._goid, p.id, "preempted"))
     _requeue_tail(g, m, p)
 
 
@@ -1350,7 +1353,7 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
         sched.allgs[g.goid] = g
         g.runnable_since = perf_counter_ns()
         if _tput is not None:
-            _tput(("GoCreate", g.runnable_since, g.goid, p.id, (cur.goid, fn)))
+            _tput(("GoCreate", g.runnable_since, g._goid, p.id, (cur._goid, fn)))
         runqput(p, g, True)
         if sched.npidle and not sched.nmspinning:
             wakep()
@@ -1363,7 +1366,7 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
     sched.allgs[g.goid] = g
     g.runnable_since = perf_counter_ns()
     if _tput is not None:
-        _tput(("GoCreate", g.runnable_since, g.goid, -1, (0, fn)))
+        _tput(("GoCreate", g.runnable_since, g._goid, -1, (0, fn)))
     _wake_any()
     return g
 
@@ -1392,7 +1395,7 @@ def gosched() -> None:
     g._status = Grunnable
     g.runnable_since = perf_counter_ns()
     if _tput is not None:
-        _tput(("GoStop", g.runnable_since, g.goid, p.id, "yield"))
+        _tput(("GoStop", g.runnable_since, g._goid, p.id, "yield"))
     _requeue_tail(g, m, p)
 
 
@@ -1456,7 +1459,7 @@ class _SyscallPool:
                 req[6] = e
             req[0] = req[1] = req[2] = None
             if _tput is not None:
-                _tput(("GoSyscallEnd", perf_counter_ns(), g.goid, g.p.id, (threading.get_ident(), t1)))
+                _tput(("GoSyscallEnd", perf_counter_ns(), g._goid, g.p.id, (threading.get_ident(), t1)))
             ready(g, next=False, key=req)
             with sched.lock:
                 sched.nsyscall -= 1
@@ -1496,7 +1499,7 @@ def syscall(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     g.waitreason = WaitReason.SYSCALL
     g.waitkey = req
     if _tput is not None:
-        _tput(("GoSyscallBegin", req[4], g.goid, g.p.id, None))
+        _tput(("GoSyscallBegin", req[4], g._goid, g.p.id, None))
     _syscalls.submit(req)
     if g.exc is not None:  # an interrupt posted while we were running (see park)
         ready(g)
