@@ -75,8 +75,10 @@ Cost (``benchmarks/trace_overhead.py``, ping-pong, GOMAXPROCS=1, 2-vCPU VM)
     ``_emit`` wrapper, then ``emit``): ~0.5 µs, six times per round trip, so tracing
     more than doubles the round trip (measured: ring +113 %, streaming +146 %).  With
     the core appending records to ``put`` directly (a tuple and a C ``append``), the
-    flight recorder costs ~+17-22 % and streaming ~+40 % (the writer's ``marshal`` and
-    its GIL hand-offs); the rest of the work happens at ``stop``, ~8 µs per event.
+    flight recorder costs ~+20 % and streaming ~+39 % (``--inproc``, 9 blocks, on
+    2026-11-27).  Streaming's extra is the writer's ``marshal`` (~53 ns a record, the
+    cheapest serialiser measured: pickle 96, marshal v2 89) and its GIL hand-offs; the
+    rest of the work happens at ``stop``, ~8 µs per event.
 
 Invariants
     * ``emit`` never blocks, never does I/O, never raises.
