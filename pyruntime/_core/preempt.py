@@ -210,24 +210,17 @@ class Preempter:
         if _HAVE_MONITORING and self.enabled:
             mon = sys.monitoring
             with self.lock:
-                for code in list(self.armed):
+                for code in {*self.armed, *self.raising}:
                     try:
                         mon.set_local_events(TOOL_ID, code, 0)
                     except ValueError:
                         pass
                 self.armed.clear()
                 self.by_m.clear()
-            mon.register_callback(TOOL_ID, mon.events.JUMP, None)
-            mon.register_callback(TOOL_ID, mon.events.PY_START, None)
-            mon.register_callback(TOOL_ID, mon.events.LINE, None)
-            with self.lock:
-                for code in list(self.raising):
-                    try:
-                        mon.set_local_events(TOOL_ID, code, 0)
-                    except ValueError:
-                        pass
                 self.raising.clear()
                 self.pending.clear()
+            for ev in (mon.events.JUMP, mon.events.PY_START, mon.events.LINE):
+                mon.register_callback(TOOL_ID, ev, None)
             if mon.get_tool(TOOL_ID) == "pyruntime":
                 mon.free_tool_id(TOOL_ID)
 
