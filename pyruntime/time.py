@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from ._core import proc
 from ._core.chan import chan, nilchan
+from ._core.errors import PanicValueError
 
 __all__ = [
     "sleep", "now", "since", "after", "after_func", "tick", "Timer", "Ticker",
@@ -171,13 +172,13 @@ class Ticker(Timer):
     def __init__(self, dt: float) -> None:
         dt = _dur(dt, "Ticker")
         if dt <= 0:
-            raise ValueError("non-positive interval for NewTicker")
+            raise PanicValueError("non-positive interval for NewTicker")
         super().__init__(dt, _period=dt)
 
     def reset(self, dt: float) -> bool:
         dt = _dur(dt, "reset")
         if dt <= 0:
-            raise ValueError("non-positive interval for Ticker.Reset")
+            raise PanicValueError("non-positive interval for Ticker.Reset")
         self._period = dt
         return super().reset(dt)
 

@@ -175,3 +175,12 @@ def test_deadlock_still_reported_while_an_unrelated_thread_lives(procs, capfd):
         ev.set()
         t.join()
     assert "fatal error: all goroutines are asleep - deadlock!" in capfd.readouterr().err
+
+
+def test_bad_sizes_and_intervals_are_go_panics_and_value_errors():
+    # Go panics on these; Python code expects ValueError for a bad value: both catch it.
+    for make in (lambda: chan(-1), lambda: gotime.Ticker(0)):
+        with pytest.raises(rt.Panic, match="size out of range|non-positive interval for NewTicker"):
+            make()
+        with pytest.raises(ValueError):
+            make()

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from . import proc
-from .errors import Panic
+from .errors import Panic, PanicValueError
 from .futex import Note
 from .g import WaitReason
 
@@ -135,7 +135,7 @@ class chan:
         if isinstance(size, bool) or not isinstance(size, int):
             raise TypeError(f"chan: size must be an int, got {type(size).__name__} {size!r}")
         if size < 0:
-            raise ValueError(f"makechan: size out of range ({size}); use chan() or chan(n) with n >= 0")
+            raise PanicValueError(f"makechan: size out of range ({size}); use chan() or chan(n) with n >= 0")
         self._lock = threading.Lock()
         self._cap = size
         self._buf: collections.deque = collections.deque()

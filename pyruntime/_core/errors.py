@@ -9,11 +9,17 @@
 
 from __future__ import annotations
 
-__all__ = ["Panic", "Deadlock", "RuntimeFatal"]
+__all__ = ["Panic", "PanicValueError", "Deadlock", "RuntimeFatal"]
 
 
 class Panic(Exception):
     """A Go panic raised by the runtime, with Go's message (e.g. "send on closed channel")."""
+
+
+class PanicValueError(Panic, ValueError):
+    """A Go panic about a bad argument (``makechan: size out of range``, ``non-positive
+    interval for NewTicker``): catchable as :class:`Panic` (Go) or ``ValueError``
+    (Python's habit for bad values)."""
 
 
 class Deadlock(Exception):
