@@ -86,6 +86,7 @@ import threading
 import time
 import traceback
 import weakref
+from _thread import get_ident as _get_ident
 from typing import Any, Callable
 
 import greenlet as _greenlet_mod
@@ -210,7 +211,7 @@ class P:
 class M:
     """A machine: one OS thread, its g0, its pool of free worker greenlets, its note."""
 
-    __slots__ = ("id", "p", "thread", "g0", "curg", "note", "free", "glets", "spinning", "tid", "lat", "is_m0", "nextg",
+    __slots__ = ("id", "p", "thread", "g0", "curg", "note", "free", "glets", "spinning", "tid", "ident", "lat", "is_m0", "nextg",
                  "in_netpoll", "run_start", "runlen", "tstate", "blocked", "cpu_clock", "latc", "runlenc")
 
     def __init__(self, mid: int, p: P) -> None:
@@ -224,6 +225,7 @@ class M:
         self.glets: weakref.WeakSet = weakref.WeakSet()
         self.spinning = False
         self.tid = 0
+        self.ident = -1          # threading.get_ident() of its thread (ready's "same M?" test)
         self.lat = metrics.schedlat.shard()
         self.is_m0 = False
         self.nextg: G | None = None
@@ -654,7 +656,7 @@ def ready(g: G, next: bool = True, key: Any = None) -> None:
     q = p.runq
     if not q and p.runnext is None:
         p.stall_t0 = now
-    if next and _tls.m is p.m:
+    if next and p.m.ident == _get_ident():  # called on p's own M (cheaper than _tls.m)
         if p.fired is not None:  # inside run_timers on this P: queued at the head after
             p.fired.append(g)
             p.lock.release()
@@ -1641,6 +1643,7 @@ def _mcommon(m: M) -> None:
 
     m.tstate = _pre.tstate_of_current_thread()
     m.tid = threading.get_native_id()
+    m.ident = threading.get_ident()
     try:
         m.cpu_clock = time.pthread_getcpuclockid(threading.get_ident())
     except (AttributeError, OSError):
