@@ -184,6 +184,16 @@ def _make_emit(put: Any, sched: Any) -> Any:
     return emit
 
 
+def _write_all(f: Any, data: bytes) -> None:
+    """``write`` on an unbuffered file may write less than asked: finish the job."""
+    mv = memoryview(data)
+    while mv:
+        k = f.write(mv)
+        if not k:
+            raise OSError("trace spool: write made no progress")
+        mv = mv[k:]
+
+
 class _Tracer:
     """One running trace: the record buffer and (streaming) the spool writer."""
 
@@ -208,8 +218,10 @@ class _Tracer:
 
     def open_spool(self) -> None:
         self.spool_path = self.path + ".spool"
-        self.spool = open(self.spool_path, "wb")
-        self.spool.write(SPOOL_MAGIC)
+        # Unbuffered: each drained batch is one write(2), on disk at once, so a program
+        # that dies keeps everything drained before it died (``trace convert``).
+        self.spool = open(self.spool_path, "wb", buffering=0)
+        _write_all(self.spool, SPOOL_MAGIC)
         self._writer = threading.Thread(target=self._write_loop, name="pyruntime-trace-writer", daemon=True)
         self._writer.start()
 
@@ -237,7 +249,7 @@ class _Tracer:
                 data = marshal.dumps(batch)
             except ValueError:  # a record holds an object marshal cannot write (a function)
                 data = marshal.dumps([_plain_record(r) for r in batch])
-            self.spool.write(data)
+            _write_all(self.spool, data)
             self.nspooled += n
         except BaseException as e:  # disk full, file gone: stop spooling, tell stop()
             self.error = e

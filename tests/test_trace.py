@@ -822,8 +822,11 @@ def main():
     for _ in range(100):
         go(c.send, 1)
         c.recv()
-    gotime.sleep(0.4)   # the writer flushes every 0.1 s
-    os._exit(3)         # dies with the trace running
+    t = rt.trace._current
+    target = t.nspooled + len(t.buf)  # every record so far (sleeping adds more)
+    while t.nspooled < target:
+        gotime.sleep(0.01)  # until the writer has drained them all to the spool
+    os._exit(3)             # dies with the trace running
 rt.run(main)
 """
     r = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=60)
