@@ -356,10 +356,18 @@ class Conn(_NetFD):
 
     def read(self, n: int = 32768) -> bytes:
         """Read up to ``n`` bytes; ``b""`` at EOF.  Blocks (parks) until data arrives."""
+        return self._read(self._recv, n, n)  # type: ignore[no-any-return]
+
+    def read_into(self, buf: Any) -> int:
+        """Go's ``Read(p)``: read into a writable buffer, return the count (0 at EOF)."""
+        return self._read(self._recv_into, buf, memoryview(buf).nbytes)  # type: ignore[no-any-return]
+
+    def _read(self, op: Any, arg: Any, n: int) -> Any:
+        """One read of at most ``n`` bytes, ``op(arg)`` (recv or recv_into), parking on
+        the netpoller while the socket has nothing."""
         r = self._r
         if r.deadline or self._pd.closing:
             self._check(r)
-        recv = self._recv
         while True:
             if r.ready:
                 r.ready = False      # pollReset: only edges after this count
@@ -368,7 +376,7 @@ class Conn(_NetFD):
                 if e:
                     raise _err(e)
             try:
-                b = recv(n)
+                res = op(arg)
             except BlockingIOError:
                 r.drained = True
                 continue
@@ -376,34 +384,9 @@ class Conn(_NetFD):
                 continue
             except OSError as e:
                 raise self._ioerr(e) from None
-            r.drained = 0 < len(b) < n
-            return b
-
-    def read_into(self, buf: Any) -> int:
-        """Go's ``Read(p)``: read into a writable buffer, return the count (0 at EOF)."""
-        r = self._r
-        if r.deadline or self._pd.closing:
-            self._check(r)
-        recv_into = self._recv_into
-        n = memoryview(buf).nbytes
-        while True:
-            if r.ready:
-                r.ready = False
-            elif r.drained:
-                e = self._pd.wait(r)
-                if e:
-                    raise _err(e)
-            try:
-                k = recv_into(buf)
-            except BlockingIOError:
-                r.drained = True
-                continue
-            except InterruptedError:
-                continue
-            except OSError as e:
-                raise self._ioerr(e) from None
+            k = res if res.__class__ is int else len(res)
             r.drained = 0 < k < n
-            return k
+            return res
 
     # -- writing
 

@@ -76,6 +76,18 @@ def recv_timeout(ch, timeout=EVENTUALLY):
     return v
 
 
+def tcp_pair():
+    """In a goroutine: a TCP listener on 127.0.0.1 and a connected (client, server) pair
+    of ``pyruntime.net`` Conns."""
+    from pyruntime import net
+
+    ln = net.listen("tcp", "127.0.0.1:0")
+    accepted = chan(1)
+    go(lambda: accepted.send(ln.accept()))
+    c = net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
+    return ln, c, recv_timeout(accepted)
+
+
 def is_ready(ch):
     """Non-blocking probe: True (and the value is consumed) if ch can receive now."""
     i, _ = select(ch.recv, default)

@@ -13,7 +13,7 @@ import socket
 import threading
 
 import pytest
-from conftest import EVENTUALLY, Worker, recv_timeout, run, wait_reason, wait_until
+from conftest import EVENTUALLY, Worker, recv_timeout, run, tcp_pair, wait_reason, wait_until
 
 import pyruntime as rt
 from pyruntime import chan, go, net
@@ -123,11 +123,7 @@ def test_many_concurrent_conns_exact_accounting(procs):
 
 def test_read_returns_empty_at_eof_and_keeps_returning_it(procs):
     def main():
-        ln = net.listen("tcp", "127.0.0.1:0")
-        accepted = chan(1)
-        go(lambda: accepted.send(ln.accept()))
-        c = net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
-        s = recv_timeout(accepted)
+        ln, c, s = tcp_pair()
         c.write(b"last words")
         c.close_write()
         data = _read_exactly(s, 10)
@@ -163,11 +159,7 @@ def test_large_write_parks_until_peer_reads(procs):
     size = 32 << 20  # more than loopback's autotuned send + receive buffers
 
     def main():
-        ln = net.listen("tcp", "127.0.0.1:0")
-        accepted = chan(1)
-        go(lambda: accepted.send(ln.accept()))
-        c = net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
-        s = recv_timeout(accepted)
+        ln, c, s = tcp_pair()
         payload = bytes(range(256)) * (size // 256)
         wrote = chan(1)
         w = go(lambda: wrote.send(c.write(payload)))
@@ -186,11 +178,7 @@ def test_large_write_parks_until_peer_reads(procs):
 def test_blocked_read_parks_the_goroutine_not_the_m(procs):
     # With one P, other goroutines keep running while one waits on the network.
     def main():
-        ln = net.listen("tcp", "127.0.0.1:0")
-        accepted = chan(1)
-        go(lambda: accepted.send(ln.accept()))
-        c = net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
-        s = recv_timeout(accepted)
+        ln, c, s = tcp_pair()
         got = chan(1)
         r = go(lambda: got.send(s.read(10)))
         wait_reason(r, "IO wait")
@@ -208,11 +196,7 @@ def test_blocked_read_parks_the_goroutine_not_the_m(procs):
 
 def test_addresses(procs):
     def main():
-        ln = net.listen("tcp", "127.0.0.1:0")
-        accepted = chan(1)
-        go(lambda: accepted.send(ln.accept()))
-        c = net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
-        s = recv_timeout(accepted)
+        ln, c, s = tcp_pair()
         r = (ln.addr, c.local_addr, c.remote_addr, s.local_addr, s.remote_addr, c.network)
         for x in (c, s, ln):
             x.close()
@@ -260,11 +244,7 @@ def test_tcp6(procs):
 
 def test_close_wakes_blocked_reader_with_error(procs):
     def main():
-        ln = net.listen("tcp", "127.0.0.1:0")
-        accepted = chan(1)
-        go(lambda: accepted.send(ln.accept()))
-        c = net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
-        s = recv_timeout(accepted)
+        ln, c, s = tcp_pair()
         res = chan(1)
 
         def reader():
@@ -289,11 +269,7 @@ def test_close_wakes_blocked_reader_with_error(procs):
 
 def test_close_wakes_blocked_writer_with_error(procs):
     def main():
-        ln = net.listen("tcp", "127.0.0.1:0")
-        accepted = chan(1)
-        go(lambda: accepted.send(ln.accept()))
-        c = net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
-        s = recv_timeout(accepted)
+        ln, c, s = tcp_pair()
         res = chan(1)
 
         def writer():
@@ -581,11 +557,7 @@ def test_plain_thread_client_of_a_goroutine_server(procs):
 
 def test_close_from_a_goroutine_wakes_a_plain_thread_reader(procs):
     def main():
-        ln = net.listen("tcp", "127.0.0.1:0")
-        accepted = chan(1)
-        go(lambda: accepted.send(ln.accept()))
-        c = net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
-        s = recv_timeout(accepted)
+        ln, c, s = tcp_pair()
         started = threading.Event()
 
         def reader():

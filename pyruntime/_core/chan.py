@@ -301,10 +301,11 @@ class chan:
         return sg.val, sg.ok
 
     def _unqueue(self, q: collections.deque, sg: _Sudog) -> None:
-        """An exception interrupted our wait (Ctrl-C, a panic elsewhere, deadlock): leave
-        the wait queue so no later peer hands a value to a sudog nobody reads.  If a peer
-        already completed it, that one operation is lost with the interrupt, as a
-        KeyboardInterrupt can lose the result of any Python call it lands in."""
+        """Take ``sg`` off wait queue ``q`` if it is still there: a select's losing cases
+        (pass 3), or a wait an exception interrupted (Ctrl-C, a panic elsewhere,
+        deadlock), so that no later peer hands a value to a sudog nobody reads.  If a
+        peer already completed an interrupted op, that one operation is lost with the
+        interrupt, as a KeyboardInterrupt can lose the result of any Python call."""
         lock = self._lock
         lock.acquire()
         try:
@@ -626,16 +627,8 @@ class _UnlockAll:
 
 def _select_dequeue(sgs: list, won: _Sudog | None) -> None:
     for sg, kind, ch in sgs:
-        if sg is won:
-            continue
-        lk = ch._lock
-        lk.acquire()
-        q = ch._sendq if kind == 2 else ch._recvq
-        try:
-            q.remove(sg)
-        except ValueError:
-            pass
-        lk.release()
+        if sg is not won:
+            ch._unqueue(ch._sendq if kind == 2 else ch._recvq, sg)
 
 
 def _dequeue_not(q: collections.deque, mine: _SelectDone) -> _Sudog | None:

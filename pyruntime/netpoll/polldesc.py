@@ -220,13 +220,7 @@ class PollDesc:
                 h.armed = eff
                 h.armepoch = epoch
                 t.start(eff)
-        w = h.waiters
-        if w is None:
-            h.waiters = g
-        elif type(w) is list:
-            w.append(g)
-        else:
-            h.waiters = [w, g]
+        _link(h, g)
         np = self.np
         np.addwaiters(1)
         try:
