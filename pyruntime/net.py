@@ -668,15 +668,25 @@ def listen(network: str, address: str) -> Listener:
             raise
         unlink = path if isinstance(path, str) and not path.startswith("\0") else None
         return Listener(s, network, AF_UNIX, unlink)
+    s, af = _bound_socket(network, fam, address, SOCK_STREAM)
+    return Listener(s, network, af)
+
+
+def _bound_socket(network: str, fam: int, address: str, kind: int) -> tuple[_socket.socket, int]:
+    """A socket bound to the first of ``address``'s resolutions that binds (and, for a
+    stream, listening); the last error if none does.  IPv6 sockets are v6-only for
+    "tcp6"/"udp6" and dual-stack otherwise, as in Go."""
     last: BaseException | None = None
-    for af, sa in _resolve(network, fam, address, SOCK_STREAM, True):
-        s = _new_socket(af, SOCK_STREAM)
+    for af, sa in _resolve(network, fam, address, kind, True):
+        s = _new_socket(af, kind)
         try:
-            s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            if kind == SOCK_STREAM:
+                s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
             if af == AF_INET6 and hasattr(_socket, "IPV6_V6ONLY"):
-                s.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 1 if network == "tcp6" else 0)
+                s.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 1 if network.endswith("6") else 0)
             s.bind(sa)
-            s.listen(_backlog())
+            if kind == SOCK_STREAM:
+                s.listen(_backlog())
         except OSError as e:
             s.close()
             last = e
@@ -684,7 +694,7 @@ def listen(network: str, address: str) -> Listener:
         except BaseException:
             s.close()
             raise
-        return Listener(s, network, af)
+        return s, af
     assert last is not None
     raise last
 
@@ -775,20 +785,5 @@ def listen_packet(network: str, address: str) -> PacketConn:
             raise
         unlink = path if isinstance(path, str) and not path.startswith("\0") else None
         return PacketConn(s, network, AF_UNIX, unlink)
-    last: BaseException | None = None
-    for af, sa in _resolve(network, fam, address, SOCK_DGRAM, True):
-        s = _new_socket(af, SOCK_DGRAM)
-        try:
-            if af == AF_INET6 and hasattr(_socket, "IPV6_V6ONLY"):
-                s.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 1 if network == "udp6" else 0)
-            s.bind(sa)
-        except OSError as e:
-            s.close()
-            last = e
-            continue
-        except BaseException:
-            s.close()
-            raise
-        return PacketConn(s, network, af)
-    assert last is not None
-    raise last
+    s, af = _bound_socket(network, fam, address, SOCK_DGRAM)
+    return PacketConn(s, network, af)
