@@ -367,6 +367,36 @@ def _states(ts: int) -> list[tuple]:
 _current: _Tracer | None = None
 _lock = threading.Lock()
 
+# The scheduler has one hook; the tracer and the live panel may both listen.  Each
+# listener is an object with ``put(record)`` and ``emit(name, **fields)``; with one
+# listener the core calls its own ``put`` (a C ``append``), with two a tee calls both in
+# a fixed order (the panel first: its gate may hold the thread before anything records).
+_sinks: dict[str, Any] = {}
+_sinks_lock = threading.Lock()
+
+
+class _Tee:
+    def __init__(self, sinks: list) -> None:
+        puts = [s.put for s in sinks]
+
+        def put(rec: tuple) -> None:
+            for f in puts:
+                f(rec)
+
+        self.put = put
+        self.emit = _make_emit(put, proc.sched)
+
+
+def _attach(name: str, sink: Any) -> None:
+    """Install (``sink``) or remove (None) one listener of the scheduler's event hook."""
+    with _sinks_lock:
+        if sink is None:
+            _sinks.pop(name, None)
+        else:
+            _sinks[name] = sink
+        order = [_sinks[k] for k in ("panel", "trace") if k in _sinks]
+        proc.set_tracer(None if not order else order[0] if len(order) == 1 else _Tee(order))
+
 
 def _check_path(path: Any, what: str, create: bool = True) -> str:
     if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
@@ -422,7 +452,7 @@ def start(path: str | os.PathLike, max_events: int | None = None) -> None:
                                        f"{e.strerror}") from None
         ts = _clock()
         t.put(("TraceStart", ts, 0, -1, (os.getpid(), max_events)))
-        proc.set_tracer(t)
+        _attach("trace", t)
         for r in _states(ts):
             t.put(r)
         _current = t
@@ -438,7 +468,7 @@ def stop() -> str:
         t = _current
         if t is None:
             raise RuntimeError("trace.stop: no trace is running (call trace.start(path) first)")
-        proc.set_tracer(None)
+        _attach("trace", None)
         _current = None
     end = _clock()
     if t.max_events is None:

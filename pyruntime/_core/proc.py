@@ -270,6 +270,7 @@ class _Sched:
         self.stw_t0 = 0
         self.switchinterval: float | None = None
         self.sigint = False
+        self.paused = False      # the live panel holds the scheduler (sysmon stands back)
         self.pin_cpus: list[int] = []
         self.m0_affinity: set[int] | None = None
         self.polling = False     # an M is blocked in the netpoller
@@ -1424,6 +1425,7 @@ class _SyscallPool:
         self.q: queue.SimpleQueue = queue.SimpleQueue()
         self.threads: set[threading.Thread] = set()
         self.nidle = 0
+        self.busy: dict[int, G] = {}  # thread ident -> the G whose call it runs (the panel)
 
     def submit(self, req: list) -> None:
         t = None
@@ -1455,10 +1457,14 @@ class _SyscallPool:
             fn, args, kwargs, g, t0 = req[0], req[1], req[2], req[3], req[4]
             t1 = perf_counter_ns()
             metrics.syscalllat.record(t1 - t0)
+            busy = self.busy
+            ident = me.ident
+            busy[ident] = g
             try:
                 req[5] = fn(*args, **kwargs)
             except BaseException as e:
                 req[6] = e
+            busy.pop(ident, None)
             req[0] = req[1] = req[2] = None
             if _tput is not None:
                 _tput(("GoSyscallEnd", perf_counter_ns(), g._goid, g.p.id, (threading.get_ident(), t1)))

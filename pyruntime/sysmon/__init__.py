@@ -162,6 +162,10 @@ class Sysmon:
             # An interrupt posted to the main G must not be lost to a race with its
             # parking (park re-checks; this is the belt to those braces).
             proc.ready(mg, next=False)
+        if sched.paused:
+            # The panel holds the scheduler at its transition points: a held M is not
+            # blocked, and handing its Gs away or polling would make transitions.
+            return 0
         now = time.perf_counter_ns()
         n = self._retake(now)
         if self.cycles % 16 == 0 or n:
