@@ -88,10 +88,7 @@ class Panel:
         self.control = control
         self.token = secrets.token_urlsafe(24)  # 192 bits
         self.stopped = False
-        self.collector = Collector()
-        import collections
-
-        self.collector.ring = collections.deque(maxlen=ring_size)
+        self.collector = Collector(ring_size)
         self.gate = _control.Gate(self.collector)
         self._gated = False
         self._ctl_lock = threading.Lock()
@@ -173,10 +170,10 @@ class Panel:
             with_metrics = (query.get("metrics") or ["1"])[-1] != "0"
             st = _state.snapshot(self.collector.seq, self.gate.closed, self.gate.hit, with_metrics)
             st["panel"] = {"control": self.control, "dropped": self.collector.dropped,
-                           "edges": dict(self.collector.edges), "kinds": dict(self.collector.kinds),
+                           "edges": self.collector.edges, "kinds": dict(self.collector.kinds),
                            "held": self.gate.held_list(), "cpu_ns": self.collector.cpu_ns,
                            "gcs_while_paused": self.gate.panel_gcs,
-                           "ring": len(self.collector.ring)}
+                           "ring": self.collector.nring}
             h._json(200, st)
         elif name == "events" and method == "GET":
             h.sse(self.collector, query)

@@ -5,8 +5,9 @@ Glossary
              ``(name, ts_ns, goid, pid, x)``), appended on whichever M made the transition.
     sink     the list the hook appends to (``list.append``: one C call, atomic on GIL and
              free-threaded builds, never blocks an M).
-    ring     the last RING_SIZE records as ``(seq, record)`` (turned into JSON by the reader, so
-             the collector stays cheap); SSE clients read from it and
+    ring     the last RING_SIZE records, in one chunk per drain ``(first seq,
+             records)``; turned into JSON only by a reader, so the collector's cost per
+             record is a list copy and a C-level count.  SSE clients read from it and
              resume from it by ``Last-Event-ID``.
     seq      the event's number, 1, 2, 3 ... in the order the collector drained them
              (per M it is the transition order; across Ms it is the order of the appends,
@@ -14,7 +15,7 @@ Glossary
 
 Invariants
     * Only the collector thread removes records from the sink and assigns seq.
-    * ``ring`` holds consecutive seqs; a reader that asks for a seq older than the ring's
+    * ``ring``'s chunks hold consecutive seqs; a reader that asks for a seq older than the ring's
       first gets one ``gap`` message with the exact number it missed, never a silent hole.
     * The sink is bounded: if the collector falls behind by more than SINK_MAX records,
       the oldest are dropped and counted (``dropped``) and a gap appears in the stream.
@@ -26,6 +27,7 @@ import collections
 import json
 import threading
 import time
+from operator import itemgetter
 from typing import Any
 
 from .._core import proc
@@ -52,18 +54,6 @@ _X_FIELDS: dict[str, Any] = {
     "GCBegin": "gen",
     "GCEnd": ("gen", "collected"),
 }
-
-# What state each event moves its G into (the state graph's edges).
-_TO_STATE = {
-    "GoCreate": "runnable",
-    "GoStart": "running",
-    "GoBlock": "waiting",
-    "GoUnblock": "runnable",
-    "GoSyscallBegin": "syscall",
-    "GoSyscallEnd": "runnable",
-    "GoDestroy": "dead",
-}
-
 
 def _fn_name(fn: Any) -> str:
     if fn is None:
@@ -111,27 +101,50 @@ def record_to_event(rec: tuple, seq: int) -> dict:
     return ev
 
 
+def edge_counts(kinds: dict) -> dict[str, int]:
+    """The state graph's edge counts, derived from how many events of each kind were seen
+    (every kind moves its G along exactly one edge; a syscall's return is a GoSyscallEnd
+    followed by a GoUnblock from the syscall M, counted once, as syscall→runnable)."""
+    k = kinds.get
+    sys_end = k("GoSyscallEnd", 0)
+    return {
+        "new>runnable": k("GoCreate", 0),
+        "runnable>running": k("GoStart", 0),
+        "running>waiting": k("GoBlock", 0),
+        "running>runnable": k("GoStop", 0),
+        "waiting>runnable": max(0, k("GoUnblock", 0) - sys_end),
+        "running>syscall": k("GoSyscallBegin", 0),
+        "syscall>runnable": sys_end,
+        "running>dead": k("GoDestroy", 0),
+    }
+
+
 class Collector:
     """The sink the scheduler appends to, and the thread that numbers and rings it."""
 
-    def __init__(self) -> None:
+    def __init__(self, ring_size: int = RING_SIZE) -> None:
         from .. import trace as _trace
 
         self.sink: list = []
         self.put = self.sink.append          # the hot-path entry (no Python frame)
         self.emit = _trace._make_emit(self.put, proc.sched)
-        self.ring: collections.deque[tuple[int, tuple]] = collections.deque(maxlen=RING_SIZE)
+        # The ring, in chunks: (first seq, records) per drain; at least ring_size records.
+        self.ring: collections.deque[tuple[int, list]] = collections.deque()
+        self.ring_size = ring_size
+        self.nring = 0
         self.drains = 0
         self.seq = 0
         self.dropped = 0                     # records dropped before numbering (sink full)
         self.cond = threading.Condition()
-        self.edges: collections.Counter[str] = collections.Counter()
-        self.gstate: dict[int, str] = {}
         self.kinds: collections.Counter[str] = collections.Counter()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.cpu_ns = 0                      # the collector thread's CPU time (its own cost)
         self.tick: Any = None                # called after each drain (the panel's controls)
+
+    @property
+    def edges(self) -> dict[str, int]:
+        return edge_counts(self.kinds)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -163,71 +176,68 @@ class Collector:
         t0 = time.thread_time_ns()
         sink = self.sink
         n = len(sink)
-        if not n:
-            self.drains += 1
-            with self.cond:
-                self.cond.notify_all()
-            return 0
-        batch = sink[:n]
-        del sink[:n]   # only this thread removes: the first n are exactly the batch
-        if n > SINK_MAX:
-            skip = n - SINK_MAX
-            batch = batch[skip:]
-            self.dropped += skip
-            self.seq += skip  # the lost records had numbers: readers see a gap of exactly skip
-        ring = self.ring
-        edges = self.edges
-        gstate = self.gstate
-        kinds = self.kinds
-        to_state = _TO_STATE
-        seq = self.seq
-        for rec in batch:
-            seq += 1
-            ring.append((seq, rec))
-            kind = rec[0]
-            kinds[kind] += 1
-            to = to_state.get(kind)
-            if to is None and kind == "GoStop":
-                to = "runnable"
-            g = rec[2]
-            if g and to is not None:
-                frm = gstate.get(g, "new" if kind == "GoCreate" else "?")
-                edges[f"{frm}>{to}"] += 1
-                if to == "dead":
-                    gstate.pop(g, None)
-                else:
-                    gstate[g] = to
-        self.seq = seq
+        if n:
+            batch = sink[:n]
+            del sink[:n]   # only this thread removes: the first n are exactly the batch
+            if n > SINK_MAX:
+                skip = n - SINK_MAX
+                batch = batch[skip:]
+                self.dropped += skip
+                self.seq += skip  # the lost records had numbers: readers see a gap of exactly skip
+            self.kinds.update(map(_first, batch))  # counted in C
+            ring = self.ring
+            ring.append((self.seq + 1, batch))
+            self.nring += len(batch)
+            while self.nring > self.ring_size:
+                s0, recs = ring[0]
+                over = self.nring - self.ring_size
+                if over >= len(recs):
+                    ring.popleft()
+                    self.nring -= len(recs)
+                else:  # keep exactly ring_size records
+                    ring[0] = (s0 + over, recs[over:])
+                    self.nring -= over
+            self.seq += len(batch)
         self.drains += 1
         with self.cond:
             self.cond.notify_all()
         self.cpu_ns += time.thread_time_ns() - t0
         return n
 
-    def read_from(self, after: int) -> tuple[int, list[tuple[int, tuple]]]:
-        """(dropped, events) for a reader whose last seen seq is ``after``: ``dropped`` is
-        how many events between ``after`` and the ring's oldest it can no longer get."""
-        ring = self.ring
+    def read_from(self, after: int, limit: int = 1 << 30) -> tuple[int, list[tuple[int, tuple]]]:
+        """(dropped, [(seq, record), ...]) for a reader whose last seen seq is ``after``:
+        ``dropped`` is how many events after ``after`` the ring no longer has; at most
+        ``limit`` events, oldest first."""
         while True:
             try:
-                items = list(ring)
+                chunks = list(self.ring)
                 break
             except RuntimeError:  # mutated while copying: the collector appended; retry
                 continue
-        if not items:
-            return (max(0, self.seq - after) if after < self.seq else 0), []
-        first = items[0][0]
+        if not chunks:
+            return max(0, self.seq - after), []
+        first = chunks[0][0]
         dropped = max(0, first - after - 1)
-        if after >= first:
-            items = items[after - first + 1:]
-        return dropped, items
+        out: list[tuple[int, tuple]] = []
+        for s0, recs in chunks:
+            end = s0 + len(recs) - 1
+            if end <= after:
+                continue
+            i = max(0, after + 1 - s0)
+            for j in range(i, len(recs)):
+                out.append((s0 + j, recs[j]))
+                if len(out) >= limit:
+                    return dropped, out
+        return dropped, out
+
+    def newest(self, n: int) -> list[tuple[int, tuple]]:
+        return self.read_from(max(0, self.seq - n))[1]
 
     def wait_numbered(self, rec: tuple, timeout: float) -> dict | None:
         """The event of this very record once the collector has numbered it."""
         end = time.monotonic() + timeout
         while True:
-            _, items = self.read_from(max(0, self.seq - 4096))
-            for seq, r in reversed(items):
+            for seq, r in reversed(self.newest(4096)):
                 if r is rec:
                     return record_to_event(r, seq)
             left = end - time.monotonic()
@@ -253,3 +263,6 @@ class Collector:
         with self.cond:
             if self.seq <= after and not self._stop.is_set():
                 self.cond.wait(timeout)
+
+
+_first = itemgetter(0)

@@ -45,6 +45,16 @@ SECURITY_HEADERS = (
 )
 
 
+DEFAULT_RATE = 50_000   # events a second per SSE client unless it asks (?max_rate=N, 0: no limit)
+BATCH = 4096
+
+
+def _gap(a: int, b: int, why: str) -> str:
+    """One gap message covering seqs a..b; its id is b, so Last-Event-ID resumes after it."""
+    return f"id: {b}\ndata: " + json.dumps({"kind": "gap", "dropped": b - a + 1, "from_seq": a,
+                                            "to_seq": b, "reason": why}) + "\n\n"
+
+
 class BadRequest(Exception):
     def __init__(self, code: int, msg: str) -> None:
         super().__init__(msg)
@@ -254,6 +264,14 @@ class Handler(BaseHTTPRequestHandler):
                     raise BadRequest(400, "Last-Event-ID / since must be >= 0")
             if last is None:
                 last = collector.seq
+            rate = DEFAULT_RATE
+            if "max_rate" in query:
+                try:
+                    rate = int(query["max_rate"][-1])
+                except ValueError:
+                    raise BadRequest(400, "max_rate must be an integer (events per second; 0: no limit)") from None
+                if rate < 0:
+                    raise BadRequest(400, "max_rate must be >= 0")
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-store")
@@ -267,32 +285,49 @@ class Handler(BaseHTTPRequestHandler):
             w.flush()
             beat = time.monotonic() + HEARTBEAT
             panel = srv.panel
+            burst = max(256.0, rate / 4)
+            tokens, tlast = burst, time.monotonic()
             while not panel.stopped:
-                dropped, items = collector.read_from(last)
                 out = []
+                budget = BATCH
+                if rate:
+                    now = time.monotonic()
+                    tokens = min(burst, tokens + rate * (now - tlast))
+                    tlast = now
+                    pending = collector.seq - last
+                    if pending > tokens:
+                        # The client asked for at most ``rate`` events a second: skip the
+                        # oldest, said so in a gap, keep the newest.
+                        skip = pending - int(tokens)
+                        out.append(_gap(last + 1, last + skip, "rate"))
+                        last += skip
+                    budget = min(BATCH, max(0, int(tokens)))
+                dropped, items = collector.read_from(last, limit=budget) if budget else (0, [])
                 if dropped:
-                    to_seq = last + dropped
-                    gap = {"kind": "gap", "dropped": dropped, "from_seq": last + 1, "to_seq": to_seq}
-                    out.append(f"id: {to_seq}\ndata: {json.dumps(gap)}\n\n")
-                    last = to_seq
-                for seq, rec in items[:4096]:
+                    out.append(_gap(last + 1, last + dropped, "behind"))
+                    last += dropped
+                for seq, rec in items:
                     try:
                         js = json.dumps(record_to_event(rec, seq), separators=(",", ":"), default=str)
                     except Exception:
                         js = json.dumps({"seq": seq, "kind": str(rec[0])})
                     out.append(f"id: {seq}\ndata: {js}\n\n")
                     last = seq
+                tokens -= len(items)
                 if out:
                     w.write("".join(out).encode())
                     w.flush()
                     beat = time.monotonic() + HEARTBEAT
-                    if len(items) > 4096:
+                    if len(items) >= BATCH:
                         continue
                 elif time.monotonic() >= beat:
                     w.write(b": ping\n\n")
                     w.flush()
                     beat = time.monotonic() + HEARTBEAT
-                collector.wait_new(last, 0.5)
+                if rate and tokens < 1:
+                    time.sleep(min(0.5, (1 - tokens) / rate))
+                else:
+                    collector.wait_new(last, 0.5)
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
         finally:

@@ -1,7 +1,7 @@
 // pyruntime panel: vanilla ES module, no build step, no network beyond this origin.
 const $ = (id) => document.getElementById(id);
 const P = (window.__panel = { seq: 0, framesRendered: 0, lastError: null, state: null, events: 0,
-  dropped: 0, gaps: 0, lastEvent: null, control: false, edges: {} });
+  dropped: 0, thinned: 0, gaps: 0, lastEvent: null, control: false, edges: {} });
 
 async function api(path, method = "GET", body) {
   const opt = { method, credentials: "same-origin", headers: {} };
@@ -36,10 +36,12 @@ function renderBoard(st) {
   const board = $("board");
   board.replaceChildren();
   for (const p of st.ps) {
-    const card = el("div", { class: "pcard " + p.status + (held.has(p.id) ? " held" : ""), "data-testid": "p-" + p.id, "data-status": p.status });
+    const parked = st.paused && (held.has(p.id) || p.status === "idle" || p.status === "dead");
+    const card = el("div", { class: "pcard " + p.status + (held.has(p.id) ? " held" : ""), "data-testid": "p-" + p.id,
+      "data-status": p.status, "data-parked": parked ? "1" : "0" });
     const head = el("div", { class: "ph" });
     head.append(el("span", {}, "P" + p.id), el("span", { class: "pst", "data-testid": "p-" + p.id + "-status" },
-      (held.has(p.id) ? "held · " : "") + p.status + " · M" + p.m + " · tick " + p.schedtick));
+      (parked ? "parked · " : held.has(p.id) ? "held · " : "") + p.status + " · M" + p.m + " · tick " + p.schedtick));
     card.append(head);
     const run = el("div", { class: "slot" }, "running: ");
     run.append(p.curg != null ? gchip(p.curg, "running") : el("span", {}, "—"));
@@ -71,7 +73,7 @@ function renderBoard(st) {
 }
 
 // ---------------------------------------------------------------- state graph
-const NODES = { new: [40, 40], runnable: [200, 40], running: [200, 150], waiting: [380, 150], syscall: [380, 40], dead: [40, 220] };
+const NODES = { new: [50, 36], runnable: [230, 36], running: [230, 150], waiting: [405, 150], syscall: [55, 150], dead: [230, 235] };
 const EDGES = [["new", "runnable"], ["runnable", "running"], ["running", "runnable"], ["running", "waiting"],
   ["waiting", "runnable"], ["running", "syscall"], ["syscall", "runnable"], ["running", "dead"]];
 const bpEdges = new Set();
@@ -81,13 +83,14 @@ function drawGraph() {
   for (const [a, b] of EDGES) {
     const [x1, y1] = NODES[a], [x2, y2] = NODES[b];
     const back = EDGES.some(([c, d]) => c === b && d === a);
-    const off = back ? (a < b ? 10 : -10) : 0;
+    const off = back ? (a < b ? 14 : -14) : 0;
     const dx = x2 - x1, dy = y2 - y1, len = Math.hypot(dx, dy) || 1;
     const nx = -dy / len * off, ny = dx / len * off;
     const key = a + ">" + b;
     const path = sv("line", { class: "edge" + (bpEdges.has(key) ? " bp" : ""), x1: x1 + nx, y1: y1 + ny, x2: x2 + nx, y2: y2 + ny, "data-testid": "edge-" + a + "-" + b, "data-edge": key });
     path.addEventListener("click", () => breakOn(a, b));
-    const t = sv("text", { class: "cnt", x: (x1 + x2) / 2 + nx * 2.2, y: (y1 + y2) / 2 + ny * 2.2 + 3, "data-testid": "count-" + a + "-" + b }, String(P.edges[key] || 0));
+    const lx = (x1 + x2) / 2 + nx * 2.6, ly = (y1 + y2) / 2 + ny * 2.6 + (dy === 0 ? -6 : 3);
+    const t = sv("text", { class: "cnt", x: lx, y: ly, "text-anchor": "middle", "data-testid": "count-" + a + "-" + b }, String(P.edges[key] || 0));
     t.addEventListener("click", () => breakOn(a, b));
     g.append(path, t);
   }
@@ -236,7 +239,11 @@ async function poll() {
     s.setAttribute("data-paused", st.paused ? "1" : "0");
     const dropped = P.dropped + (st.panel.dropped || 0);
     const d = $("dropped");
-    if (dropped) { d.textContent = dropped + " events dropped"; d.classList.remove("hidden"); d.classList.add("bad"); }
+    if (dropped || P.thinned) {
+      d.textContent = (dropped ? dropped + " events dropped" : "") + (dropped && P.thinned ? " · " : "") +
+        (P.thinned ? P.thinned + " not streamed (view limited to 2000 events/s; counts and histograms are exact)" : "");
+      d.classList.remove("hidden"); d.classList.toggle("bad", dropped > 0);
+    }
     for (const id of ["btn-pause", "btn-resume", "btn-step", "btn-procs", "btn-stw", "btn-gc"]) $(id).disabled = !st.panel.control;
     if (document.activeElement !== $("in-procs")) $("in-procs").value = st.gomaxprocs || 1;
     renderBoard(st); drawGraph(); renderTable(st);
@@ -250,13 +257,13 @@ function frame() {
   requestAnimationFrame(frame);
 }
 function stream() {
-  const es = new EventSource("/api/events");
+  const es = new EventSource("/api/events?max_rate=2000");
   es.onopen = () => { $("conn").textContent = "stream: live"; };
   es.onerror = () => { $("conn").textContent = "stream: reconnecting"; };
   es.onmessage = (m) => {
     try {
       const ev = JSON.parse(m.data);
-      if (ev.kind === "gap") { P.dropped += ev.dropped; P.gaps++; return; }
+      if (ev.kind === "gap") { if (ev.reason === "rate") P.thinned += ev.dropped; else P.dropped += ev.dropped; P.gaps++; return; }
       onEvent(ev);
     } catch (e) { P.lastError = String(e); }
   };
