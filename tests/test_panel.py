@@ -291,6 +291,21 @@ def _sse(p: Prog, headers=None, path="/api/events", n=50, timeout=20.0):
     return out
 
 
+def test_sse_rate_limit_says_what_it_skipped(ctl):
+    evs = _sse(ctl, path="/api/events?max_rate=300", n=400)
+    gaps = [e for _, e in evs if e["kind"] == "gap"]
+    assert gaps and all(g["reason"] == "rate" and g["dropped"] == g["to_seq"] - g["from_seq"] + 1 for g in gaps)
+    last = None
+    for eid, e in evs:  # every seq is delivered or inside a gap: no silent hole
+        a = e["from_seq"] if e["kind"] == "gap" else e["seq"]
+        b = e["to_seq"] if e["kind"] == "gap" else e["seq"]
+        if last is not None:
+            assert a == last + 1
+        last = b
+        assert eid == b
+    assert ctl.req("GET", "/api/events?max_rate=x")[0] == 400
+
+
 def test_sse_events_numbered_and_named(ctl):
     evs = _sse(ctl, n=200)
     assert len(evs) == 200
@@ -307,9 +322,10 @@ def test_sse_events_numbered_and_named(ctl):
 
 
 def test_sse_resume_with_last_event_id(ctl):
-    first = _sse(ctl, n=20)
+    first = _sse(ctl, path="/api/events?max_rate=0", n=20)
+    assert all(e["kind"] != "gap" for _, e in first[1:])
     last = first[-1][1]["seq"]
-    again = _sse(ctl, headers={"Last-Event-ID": str(last - 10)}, n=20)
+    again = _sse(ctl, path="/api/events?max_rate=0", headers={"Last-Event-ID": str(last - 10)}, n=20)
     assert again[0][1]["seq"] == last - 9
     assert [e["seq"] for _, e in again[:10]] == [e["seq"] for _, e in first[10:20]]
 
