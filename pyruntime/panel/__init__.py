@@ -23,10 +23,13 @@ Design
   the world stopped, is deadlocked or is wedged in a C call.
 * **Data path.**  The scheduler's one event hook (``pyruntime.trace``'s record tuples)
   appends to the collector's list: one C call on the transitioning M, no lock, no I/O.
-  Every 20 ms the collector numbers the records (``seq``), keeps the last 65,536 as JSON
-  in a ring and wakes the SSE streams.  A client that falls behind the ring gets a
-  ``{"kind": "gap", "dropped": N}`` message with the exact count; ``Last-Event-ID``
-  resumes from the ring.  Nothing a client does can block an M.
+  Every 50 ms the collector numbers the records (``seq``), keeps the last 65,536 in a
+  ring (one marshal blob per drain) and wakes the SSE streams, which turn records into
+  JSON themselves.  A client that falls behind the ring gets a
+  ``{"kind": "gap", "dropped": N, "reason": "behind"}`` message with the exact count;
+  one that asked for at most ``?max_rate=N`` events a second (the page asks for 2,000;
+  the default is 50,000) gets ``"reason": "rate"`` gaps for what it skipped;
+  ``Last-Event-ID`` resumes from the ring.  Nothing a client does can block an M.
 * **State** (``/api/state``) is read from the scheduler's structures without the
   runtime lock (each P's queue under its own lock with a 10 ms timeout).
 * **Controls** are a gate at the transition points (see ``_control.py``'s essay for what

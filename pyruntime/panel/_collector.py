@@ -5,9 +5,11 @@ Glossary
              ``(name, ts_ns, goid, pid, x)``), appended on whichever M made the transition.
     sink     the list the hook appends to (``list.append``: one C call, atomic on GIL and
              free-threaded builds, never blocks an M).
-    ring     the last RING_SIZE records, in one chunk per drain ``(first seq,
-             records)``; turned into JSON only by a reader, so the collector's cost per
-             record is a list copy and a C-level count.  SSE clients read from it and
+    ring     the last RING_SIZE records, in one chunk per drain: the batch as one
+             ``marshal`` blob (one untracked bytes object: no GC or cache cost to the
+             program for the records it keeps); decoded and turned into JSON only by a
+             reader, so the collector's cost per record is a copy, a C-level count and
+             marshal's ~50 ns.  SSE clients read from it and
              resume from it by ``Last-Event-ID``.
     seq      the event's number, 1, 2, 3 ... in the order the collector drained them
              (per M it is the transition order; across Ms it is the order of the appends,
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import json
+import marshal
 import threading
 import time
 from operator import itemgetter
@@ -34,7 +37,7 @@ from .._core import proc
 
 RING_SIZE = 65536
 SINK_MAX = 262144
-DRAIN_INTERVAL = 0.02
+DRAIN_INTERVAL = 0.05  # 20 drains a second: each one takes the GIL from a running M
 
 # The one extra field of each record (trace._XKEYS), as named JSON fields.
 _X_FIELDS: dict[str, Any] = {
@@ -128,8 +131,11 @@ class Collector:
         self.sink: list = []
         self.put = self.sink.append          # the hot-path entry (no Python frame)
         self.emit = _trace._make_emit(self.put, proc.sched)
-        # The ring, in chunks: (first seq, records) per drain; at least ring_size records.
-        self.ring: collections.deque[tuple[int, list]] = collections.deque()
+        # The ring, one chunk per drain: [first seq, count, marshal blob, skipped at the front].
+        # Blobs, not tuples: 65,536 live record tuples cost the program's GC and caches
+        # (measured: ping-pong +54% with tuples, see benchmarks/panel_overhead.py).
+        self.ring: collections.deque[list] = collections.deque()
+        self._decoded: Any = None
         self.ring_size = ring_size
         self.nring = 0
         self.drains = 0
@@ -185,24 +191,42 @@ class Collector:
                 self.dropped += skip
                 self.seq += skip  # the lost records had numbers: readers see a gap of exactly skip
             self.kinds.update(map(_first, batch))  # counted in C
+            try:
+                blob = marshal.dumps(batch)
+            except ValueError:  # a GoCreate holds its function: keep its name
+                from ..trace import _plain_record
+
+                blob = marshal.dumps([_plain_record(r) for r in batch])
+            k = len(batch)
             ring = self.ring
-            ring.append((self.seq + 1, batch))
-            self.nring += len(batch)
+            ring.append([self.seq + 1, k, blob, 0])  # first seq, records, marshal blob, skipped
+            self.nring += k
             while self.nring > self.ring_size:
-                s0, recs = ring[0]
+                c = ring[0]
                 over = self.nring - self.ring_size
-                if over >= len(recs):
+                live = c[1] - c[3]
+                if over >= live:
                     ring.popleft()
-                    self.nring -= len(recs)
-                else:  # keep exactly ring_size records
-                    ring[0] = (s0 + over, recs[over:])
+                    self.nring -= live
+                else:  # keep exactly ring_size records: skip the oldest of this chunk
+                    c[3] += over
                     self.nring -= over
-            self.seq += len(batch)
+            self.seq += k
         self.drains += 1
         with self.cond:
             self.cond.notify_all()
         self.cpu_ns += time.thread_time_ns() - t0
         return n
+
+    def _records(self, chunk: list) -> list:
+        """A chunk's records (decoded once and cached: readers usually want the newest)."""
+        key = (chunk[0], chunk[1])
+        c = self._decoded
+        if c is not None and c[0] == key:
+            return c[1]
+        recs = marshal.loads(chunk[2])
+        self._decoded = (key, recs)
+        return recs
 
     def read_from(self, after: int, limit: int = 1 << 30) -> tuple[int, list[tuple[int, tuple]]]:
         """(dropped, [(seq, record), ...]) for a reader whose last seen seq is ``after``:
@@ -210,21 +234,21 @@ class Collector:
         ``limit`` events, oldest first."""
         while True:
             try:
-                chunks = list(self.ring)
+                chunks = [list(c) for c in self.ring]
                 break
             except RuntimeError:  # mutated while copying: the collector appended; retry
                 continue
         if not chunks:
             return max(0, self.seq - after), []
-        first = chunks[0][0]
+        first = chunks[0][0] + chunks[0][3]
         dropped = max(0, first - after - 1)
         out: list[tuple[int, tuple]] = []
-        for s0, recs in chunks:
-            end = s0 + len(recs) - 1
-            if end <= after:
+        for c in chunks:
+            s0, k, _, skip = c
+            if s0 + k - 1 <= after:
                 continue
-            i = max(0, after + 1 - s0)
-            for j in range(i, len(recs)):
+            recs = self._records(c)
+            for j in range(max(skip, after + 1 - s0), k):
                 out.append((s0 + j, recs[j]))
                 if len(out) >= limit:
                     return dropped, out
@@ -234,11 +258,12 @@ class Collector:
         return self.read_from(max(0, self.seq - n))[1]
 
     def wait_numbered(self, rec: tuple, timeout: float) -> dict | None:
-        """The event of this very record once the collector has numbered it."""
+        """The event of this record (same name, time and G) once the collector numbered it."""
         end = time.monotonic() + timeout
+        key = (rec[0], rec[1], rec[2])
         while True:
             for seq, r in reversed(self.newest(4096)):
-                if r is rec:
+                if (r[0], r[1], r[2]) == key:
                     return record_to_event(r, seq)
             left = end - time.monotonic()
             if left <= 0:
