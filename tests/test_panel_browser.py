@@ -96,11 +96,11 @@ def test_pause_parks_every_p_then_step_moves_seq_by_one(page):
     _wait(page, "document.querySelector('[data-testid=status]').dataset.paused === '1'")
     _wait(page, "[...document.querySelectorAll('[data-testid^=\"p-\"][data-status]')].every(e => e.dataset.parked === '1')")
     assert "Ps parked" in page.inner_text("[data-testid=ctl-result]")
-    _wait(page, "window.__panel.state.paused === true")
-    seq0 = page.evaluate("window.__panel.state.seq")
+    seq0 = page.evaluate("() => fetch('/api/state?metrics=0').then(r => r.json()).then(j => j.seq)")
     page.click("[data-testid=btn-step]")
     _wait(page, "document.querySelector('[data-testid=ctl-result]').textContent.startsWith('stepped')")
-    _wait(page, f"window.__panel.state.seq === {seq0 + 1}")
+    assert page.evaluate("() => fetch('/api/state?metrics=0').then(r => r.json()).then(j => j.seq)") == seq0 + 1
+    _wait(page, f"window.__panel.state.seq === {seq0 + 1}")  # and the page shows it
     time.sleep(0.3)  # and no more than one
     assert page.evaluate("window.__panel.state.seq") == seq0 + 1
     page.click("[data-testid=btn-resume]")

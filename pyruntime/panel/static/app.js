@@ -87,12 +87,16 @@ function drawGraph() {
     const dx = x2 - x1, dy = y2 - y1, len = Math.hypot(dx, dy) || 1;
     const nx = -dy / len * off, ny = dx / len * off;
     const key = a + ">" + b;
-    const path = sv("line", { class: "edge" + (bpEdges.has(key) ? " bp" : ""), x1: x1 + nx, y1: y1 + ny, x2: x2 + nx, y2: y2 + ny, "data-testid": "edge-" + a + "-" + b, "data-edge": key });
-    path.addEventListener("click", () => breakOn(a, b));
+    const path = sv("line", { class: "edge" + (bpEdges.has(key) ? " bp" : ""), x1: x1 + nx, y1: y1 + ny, x2: x2 + nx, y2: y2 + ny });
+    // the click target: a transparent band 12 px wide along the edge
+    const ux = -dy / len * 6, uy = dx / len * 6, ax = x1 + nx, ay = y1 + ny, bx = x2 + nx, by = y2 + ny;
+    const hit = sv("polygon", { class: "hit", points: [[ax + ux, ay + uy], [bx + ux, by + uy], [bx - ux, by - uy], [ax - ux, ay - uy]].map((q) => q.join(",")).join(" "),
+      "data-testid": "edge-" + a + "-" + b, "data-edge": key });
+    hit.addEventListener("click", () => breakOn(a, b));
     const lx = (x1 + x2) / 2 + nx * 2.6, ly = (y1 + y2) / 2 + ny * 2.6 + (dy === 0 ? -6 : 3);
     const t = sv("text", { class: "cnt", x: lx, y: ly, "text-anchor": "middle", "data-testid": "count-" + a + "-" + b }, String(P.edges[key] || 0));
     t.addEventListener("click", () => breakOn(a, b));
-    g.append(path, t);
+    g.append(path, hit, t);
   }
   for (const [n, [x, y]] of Object.entries(NODES)) {
     const grp = sv("g", { class: "node", "data-testid": "node-" + n });
