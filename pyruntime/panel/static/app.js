@@ -78,30 +78,43 @@ const EDGES = [["new", "runnable"], ["runnable", "running"], ["running", "runnab
   ["waiting", "runnable"], ["running", "syscall"], ["syscall", "runnable"], ["running", "dead"]];
 const bpEdges = new Set();
 
+let graphBuilt = false;
+const edgeEls = {};
 function drawGraph() {
-  const g = $("graph"); g.replaceChildren();
-  for (const [a, b] of EDGES) {
-    const [x1, y1] = NODES[a], [x2, y2] = NODES[b];
-    const back = EDGES.some(([c, d]) => c === b && d === a);
-    const off = back ? (a < b ? 14 : -14) : 0;
-    const dx = x2 - x1, dy = y2 - y1, len = Math.hypot(dx, dy) || 1;
-    const nx = -dy / len * off, ny = dx / len * off;
-    const key = a + ">" + b;
-    const path = sv("line", { class: "edge" + (bpEdges.has(key) ? " bp" : ""), x1: x1 + nx, y1: y1 + ny, x2: x2 + nx, y2: y2 + ny });
-    // the click target: a transparent band 12 px wide along the edge
-    const ux = -dy / len * 6, uy = dx / len * 6, ax = x1 + nx, ay = y1 + ny, bx = x2 + nx, by = y2 + ny;
-    const hit = sv("polygon", { class: "hit", points: [[ax + ux, ay + uy], [bx + ux, by + uy], [bx - ux, by - uy], [ax - ux, ay - uy]].map((q) => q.join(",")).join(" "),
-      "data-testid": "edge-" + a + "-" + b, "data-edge": key });
-    hit.addEventListener("click", () => breakOn(a, b));
-    const lx = (x1 + x2) / 2 + nx * 2.6, ly = (y1 + y2) / 2 + ny * 2.6 + (dy === 0 ? -6 : 3);
-    const t = sv("text", { class: "cnt", x: lx, y: ly, "text-anchor": "middle", "data-testid": "count-" + a + "-" + b }, String(P.edges[key] || 0));
-    t.addEventListener("click", () => breakOn(a, b));
-    g.append(path, hit, t);
+  // Built once; each poll only updates the counts and the breakpoint marks (a node that is
+  // replaced under the pointer would swallow a click).
+  const g = $("graph");
+  if (!graphBuilt) {
+    for (const [a, b] of EDGES) {
+      const [x1, y1] = NODES[a], [x2, y2] = NODES[b];
+      const back = EDGES.some(([c, d]) => c === b && d === a);
+      const off = back ? (a < b ? 14 : -14) : 0;
+      const dx = x2 - x1, dy = y2 - y1, len = Math.hypot(dx, dy) || 1;
+      const nx = -dy / len * off, ny = dx / len * off;
+      const key = a + ">" + b;
+      const line = sv("line", { class: "edge", x1: x1 + nx, y1: y1 + ny, x2: x2 + nx, y2: y2 + ny });
+      // the click target: a transparent band 12 px wide along the edge
+      const ux = -dy / len * 6, uy = dx / len * 6, ax = x1 + nx, ay = y1 + ny, bx = x2 + nx, by = y2 + ny;
+      const hit = sv("polygon", { class: "hit", points: [[ax + ux, ay + uy], [bx + ux, by + uy], [bx - ux, by - uy], [ax - ux, ay - uy]].map((q) => q.join(",")).join(" "),
+        "data-testid": "edge-" + a + "-" + b, "data-edge": key });
+      hit.addEventListener("click", () => breakOn(a, b));
+      const lx = (x1 + x2) / 2 + nx * 2.6, ly = (y1 + y2) / 2 + ny * 2.6 + (dy === 0 ? -6 : 3);
+      const t = sv("text", { class: "cnt", x: lx, y: ly, "text-anchor": "middle", "data-testid": "count-" + a + "-" + b }, "0");
+      t.addEventListener("click", () => breakOn(a, b));
+      g.append(line, hit, t);
+      edgeEls[key] = { line, t };
+    }
+    for (const [n, [x, y]] of Object.entries(NODES)) {
+      const grp = sv("g", { class: "node", "data-testid": "node-" + n });
+      grp.append(sv("rect", { x: x - 36, y: y - 12, width: 72, height: 24, rx: 5 }), sv("text", { x: x, y: y + 4, "text-anchor": "middle" }, n));
+      g.append(grp);
+    }
+    graphBuilt = true;
   }
-  for (const [n, [x, y]] of Object.entries(NODES)) {
-    const grp = sv("g", { class: "node", "data-testid": "node-" + n });
-    grp.append(sv("rect", { x: x - 36, y: y - 12, width: 72, height: 24, rx: 5 }), sv("text", { x: x, y: y + 4, "text-anchor": "middle" }, n));
-    g.append(grp);
+  for (const [key, { line, t }] of Object.entries(edgeEls)) {
+    const txt = String(P.edges[key] || 0);
+    if (t.textContent !== txt) t.textContent = txt;
+    line.classList.toggle("bp", bpEdges.has(key));
   }
 }
 
