@@ -36,15 +36,19 @@ class Context:
     """A context: ``done()``, ``err()``, ``value(key)``, ``deadline()``."""
 
     def done(self) -> Any:
+        """A channel closed when this context is canceled (``nilchan`` if it never is)."""
         return nilchan
 
     def err(self) -> BaseException | None:
+        """``None`` until canceled, then :data:`canceled` or :data:`deadline_exceeded`."""
         return None
 
     def value(self, key: Any) -> Any:
+        """The value of the nearest ancestor ``with_value(..., key, v)``, else ``None``."""
         return None
 
     def deadline(self) -> float | None:
+        """The nearest deadline (``time.now()`` clock, epoch seconds), or ``None``."""
         return None
 
     def _add_child(self, child: "_CancelCtx") -> None:
@@ -72,6 +76,7 @@ def background() -> Context:
 
 
 def todo() -> Context:
+    """A root context like :func:`background`, for code that has no context yet (Go's ``TODO``)."""
     return _todo
 
 

@@ -308,9 +308,11 @@ class _NetFD:
         self._pd.set_deadline(self._pd.w, when)
 
     def set_read_deadline(self, t: float | None) -> None:
+        """Read deadline (epoch seconds, None clears)."""
         self._pd.set_deadline(self._pd.r, _to_mono(t))
 
     def set_write_deadline(self, t: float | None) -> None:
+        """Write deadline (epoch seconds, None clears)."""
         self._pd.set_deadline(self._pd.w, _to_mono(t))
 
     def close(self) -> None:
@@ -324,9 +326,11 @@ class _NetFD:
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` was called."""
         return self._pd.closing
 
     def fileno(self) -> int:
+        """The socket's file descriptor."""
         return self._sock.fileno()
 
 
@@ -453,6 +457,7 @@ class Conn(_NetFD):
 
     @property
     def local_addr(self) -> Any:
+        """The local address (a tuple for IP, a path for unix)."""
         a = self._laddr
         if a is None:
             a = self._laddr = _sockname(self._sock)
@@ -460,6 +465,7 @@ class Conn(_NetFD):
 
     @property
     def remote_addr(self) -> Any:
+        """The peer's address (``socket.getpeername()``), None if it cannot be had."""
         a = self._raddr
         if a is None:
             try:
@@ -470,6 +476,7 @@ class Conn(_NetFD):
 
     @property
     def network(self) -> str:
+        """The network this conn was made on ("tcp", "unix", ...)."""
         return self._network
 
     def _check(self, h: Any) -> None:
@@ -519,6 +526,7 @@ class _BoundFD(_NetFD):
 
     @property
     def addr(self) -> Any:
+        """The bound local address (a tuple for IP, a path for unix)."""
         return self._addr
 
 
@@ -641,6 +649,7 @@ class PacketConn(_BoundFD):
 
     @property
     def local_addr(self) -> Any:
+        """Same as ``addr``."""
         return self._addr
 
 

@@ -392,6 +392,7 @@ class chan:
             yield v
 
     def statistics(self) -> ChanStatistics:
+        """A snapshot: ``len``, ``cap``, ``closed``, waiting senders and receivers."""
         with self._lock:
             ns = sum(1 for sg in self._sendq if sg.sel is None or not sg.sel._lk.locked())
             nr = sum(1 for sg in self._recvq if sg.sel is None or not sg.sel._lk.locked())
