@@ -9,7 +9,11 @@
   empty local queue); under the GIL a spinner holds the GIL the owner needs, so it
   rarely spins usefully — measured and documented in HACKING.md.
 * :class:`RWMutex` — Go's writer-preferring algorithm (readerCount / readerWait).
-* :class:`WaitGroup` (with ``go``), :class:`Once`, :class:`Cond`.
+* :class:`WaitGroup` (with ``go``), :class:`Once`, :class:`Cond`.  The WaitGroup counter
+  has Go's range, an int32: ``add`` past ``2**31 - 1`` panics with "sync: WaitGroup
+  counter overflow" (a ``PanicValueError``; Go's counter would wrap to a negative value
+  and panic with "sync: negative WaitGroup counter", we name the cause instead), and
+  below 0 with "sync: negative WaitGroup counter".
 
 The integer state Go updates with atomics is guarded here by a small ``threading.Lock``
 per object (correct on free-threaded builds); goroutines block only in the semaphore.
@@ -23,13 +27,14 @@ import time
 from typing import Any, Callable
 
 from ._core import proc
-from ._core.errors import Panic
+from ._core.errors import Panic, PanicValueError
 from ._core.g import WaitReason
 from ._core.sema import Sema
 
 __all__ = ["Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Locker"]
 
 STARVATION_NS = 1_000_000
+WAITGROUP_MAX = 2**31 - 1  # Go's WaitGroup counter is an int32 (the high half of a uint64)
 ACTIVE_SPIN = 4
 ACTIVE_SPIN_CNT = 30
 _NCPU = os.cpu_count() or 1
@@ -301,6 +306,10 @@ class WaitGroup:
         if n < 0:
             lk.release()
             raise Panic("sync: negative WaitGroup counter")
+        if n > WAITGROUP_MAX:
+            lk.release()
+            raise PanicValueError(f"sync: WaitGroup counter overflow: {self._n} + {delta} > {WAITGROUP_MAX} "
+                                  "(Go's counter is an int32)")
         self._n = n
         w = 0
         if n == 0 and self._waiters:

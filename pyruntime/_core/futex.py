@@ -62,6 +62,12 @@ _FUTEX_WAKE_PRIVATE = 129
 _SYS_FUTEX = {"x86_64": 202, "aarch64": 98, "i686": 240, "armv7l": 240}.get(os.uname().machine)
 
 
+# Longer sleeps are untimed: a huge timespec would overflow ``tv_sec`` (ctypes truncates
+# it silently: ``1e300`` became 0 s and an idle M spun) and ``threading`` refuses waits
+# above ``TIMEOUT_MAX``; a sleeper may always wake early, and every caller loops.
+_MAX_SLEEP = 1e9
+
+
 class _Timespec(ctypes.Structure):
     _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
 
@@ -101,6 +107,8 @@ class Futex:
         return self.word.value
 
     def sleep(self, val: int, timeout: float | None = None) -> None:
+        if timeout is not None and timeout >= _MAX_SLEEP:
+            timeout = None  # a timer ~forever away (or inf): callers re-check their deadline
         if self._cond is not None:
             with self._cond:
                 if self.word.value == val:
