@@ -17,6 +17,18 @@
 
 The integer state Go updates with atomics is guarded here by a small ``threading.Lock``
 per object (correct on free-threaded builds); goroutines block only in the semaphore.
+
+Use these, not ``threading.Lock``, between goroutines.  Preemption can switch a
+goroutine out at any bytecode of user code, also while it holds a plain
+``threading.Lock``; if another goroutine on the same M then calls ``acquire()`` on it,
+the M's OS thread blocks in the kernel and the holder, bound to that thread for life,
+can never run again to release it: the M is wedged for good.  :class:`Mutex` parks the
+waiting goroutine instead, so the holder runs and unlocks.  A ``threading.Lock`` that
+must be shared with plain threads or C code is safe to hold inside
+``pyruntime.debug.nopreempt()`` (Go's ``m.locks > 0``: preemption is deferred until the
+section ends), as long as the section never blocks (no channel operation, sleep or
+``Mutex.lock`` while holding it: parking lets the next goroutine of the M run into the
+same ``acquire``).
 """
 
 from __future__ import annotations

@@ -1002,7 +1002,7 @@ def check_preempt() -> None:
     """Cooperative preemption point, called by ``go()`` (via newproc) when the G has a
     pending request: the G yields here unless the caller is inside the runtime."""
     g = getattr(getcurrent(), "_rtg", None)
-    if g is not None and g.preempt and g._status == Grunning and g is not sched.stw_g:
+    if g is not None and g.preempt and g._status == Grunning and g is not sched.stw_g and not g.nopreempt:
         from .preempt import in_runtime
 
         if in_runtime(sys._getframe(3)):  # the user's frame that called go()
