@@ -24,9 +24,9 @@ Durations (Go's rules; Go's ``Duration`` is an int64 count of nanoseconds):
   armed but never fires, and ``sleep(math.inf)`` parks until the goroutine is
   interrupted (Ctrl-C).  The armed timer counts as pending work, so it is not a
   deadlock, as in Go.  This makes ``math.inf`` usable as "no timeout".
-* A period is a duration too, so below 1 ns it is 0: ``Ticker``/``Ticker.reset`` panic
-  with Go's "non-positive interval for NewTicker" (a ``PanicValueError``) and ``tick``
-  returns the nil channel.  A valid period shorter than ``MIN_PERIOD`` (1 µs) ticks
+* A period is a duration too, so below 1 ns it is 0: ``Ticker`` panics with Go's
+  "non-positive interval for NewTicker" (``Ticker.reset``: "... for Ticker.Reset"; a
+  ``PanicValueError``) and ``tick`` returns the nil channel.  A valid period shorter than ``MIN_PERIOD`` (1 µs) ticks
   every microsecond at most: each firing costs microseconds here, and the runtime fires
   a periodic timer at most once per timer check, re-armed after now, so even a 1 ns
   ticker cannot keep its P in the timer loop (it used to: ``Ticker(1e-81)`` never
