@@ -22,7 +22,9 @@ Deadlines (``set_deadline``, ``set_read_deadline``, ``set_write_deadline``) are 
 times on the ``pyruntime.time.now()`` clock (epoch seconds); ``None`` clears one.  An
 operation at or past its deadline raises :class:`Timeout` (a ``TimeoutError``, errno
 ``ETIMEDOUT``), also one already blocked when the deadline passes or is moved into the
-past; the conn stays usable after a new deadline is set.  Closing a conn or listener
+past; the conn stays usable after a new deadline is set.  A NaN deadline or ``dial``
+timeout is a ``ValueError``; ``math.inf`` is a deadline that never passes (the duration
+rules of ``pyruntime.time``).  Closing a conn or listener
 wakes every goroutine blocked on it with :class:`ErrClosed` (``OSError``, ``EBADF``);
 a second ``close()`` does nothing.  Every error is an ``OSError`` with an errno
 (``ConnectionRefusedError``, ``BrokenPipeError``, ...), except an unknown network,
@@ -715,6 +717,8 @@ def dial(network: str, address: str, timeout: float | None = None) -> Conn:
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise TypeError(f"dial: timeout must be seconds or None, got {type(timeout).__name__} {timeout!r}")
+        if timeout != timeout:
+            raise ValueError("dial: timeout is NaN")
         if not timeout > 0:
             raise Timeout()
         deadline = _monotonic() + timeout

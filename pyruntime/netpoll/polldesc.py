@@ -265,7 +265,9 @@ class PollDesc:
                     left = -1.0 if eff < 0 else eff - monotonic()
                     if left <= 0:
                         return TIMEOUT
-                    ms = int(left * 1000) + 1
+                    # poll(2) takes an int of ms: a far (or inf) deadline is waited for
+                    # a day at a time (the loop re-checks it).
+                    ms = int(min(left, 86400.0) * 1000) + 1
                 else:
                     ms = -1
                 try:
