@@ -88,6 +88,22 @@ def tcp_pair():
     return ln, c, recv_timeout(accepted)
 
 
+
+def netpoll_barrier():
+    """In a goroutine: return once the netpoller has harvested every readiness edge the
+    kernel had queued when it was called.  (A goroutine parks on a fresh marker conn and
+    is woken by one byte; epoll hands out queued edges in order, so the poll that
+    reports the marker has reported every edge queued before it.)"""
+    ln, x, y = tcp_pair()
+    got = chan(1)
+    m = go(lambda: got.send(x.read(1)))
+    wait_reason(m, "IO wait")
+    y.write(b"!")
+    if recv_timeout(got) != b"!":
+        raise AssertionError("netpoll_barrier: the marker byte was lost")
+    for o in (x, y, ln):
+        o.close()
+
 def is_ready(ch):
     """Non-blocking probe: True (and the value is consumed) if ch can receive now."""
     i, _ = select(ch.recv, default)

@@ -202,7 +202,7 @@ def test_netpoller_on_the_kqueue_backend_tells_fd_reuse_by_inode():
         pd = np.open(a.fileno())
         assert np.open(a.fileno()) is pd and pd.refs == 2   # same file: shared
         kq.pending = [_KEvent(a.fileno(), kq_mod.EVFILT_READ, kq_mod.EV_CLEAR, udata=pd.tag)]
-        assert np.poll(0) == [] and pd.r.ready
+        assert np.poll(0) == [] and pd.r.seq == 1
         fd = a.fileno()
         a.close()                                  # closed behind the netpoller's back
         c = socket.socket()
@@ -213,7 +213,7 @@ def test_netpoller_on_the_kqueue_backend_tells_fd_reuse_by_inode():
             assert pd2 is not pd and pd.closing      # the stale pollDesc was retired
             kq.pending = [_KEvent(fd, kq_mod.EVFILT_READ, kq_mod.EV_CLEAR, udata=pd.tag)]
             np.poll(0)
-            assert not pd2.r.ready                   # the old tag is stale
+            assert pd2.r.seq == 0                    # the old tag is stale
         finally:
             c.close()
     finally:
@@ -264,10 +264,10 @@ def test_stale_events_are_dropped_after_the_slot_is_reused():
     assert pd2.slot == pd.slot and pd2.tag != old_tag
     be.events = [(old_tag, MODE_R | MODE_W)]
     assert np.poll(0) == []
-    assert not pd2.r.ready and not pd2.w.ready
+    assert pd2.r.seq == 0 and pd2.w.seq == 0
     be.events = [(pd2.tag, MODE_R)]
     np.poll(0)
-    assert pd2.r.ready and not pd2.w.ready
+    assert pd2.r.seq == 1 and pd2.w.seq == 0
     be.events = [(pd2.tag, MODE_R | MODE_W | MODE_ERR)]
     np.poll(0)
     assert pd2.eventerr
@@ -310,15 +310,16 @@ def test_wait_codes_on_a_plain_thread():
     a, b = socket.socketpair()
     try:
         pd = np.open(a.fileno())
-        pd.r.ready = True
-        assert pd.wait(pd.r) == OK and not pd.r.ready        # a pending edge is consumed
-        assert pd.wait(pd.r, time.monotonic() + 0.02) == TIMEOUT
+        seen = pd.r.seq
+        pd.r.seq += 1                                        # an edge since the attempt began
+        assert pd.wait(pd.r, seen) == OK
+        assert pd.wait(pd.r, pd.r.seq, time.monotonic() + 0.02) == TIMEOUT
         b.send(b"x")
-        assert pd.wait(pd.r) == OK                           # the thread polls the fd itself
+        assert pd.wait(pd.r, pd.r.seq) == OK                 # the thread polls the fd itself
         pd.set_deadline(pd.w, -1.0)
-        assert pd.wait(pd.w) == TIMEOUT
+        assert pd.wait(pd.w, pd.w.seq) == TIMEOUT
         pd.evict()
-        assert pd.wait(pd.r) == CLOSING
+        assert pd.wait(pd.r, pd.r.seq) == CLOSING
     finally:
         a.close()
         b.close()
