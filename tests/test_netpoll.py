@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import recv_timeout, run, wait_reason  # noqa: F401
+from conftest import netpoll_barrier, recv_timeout, run, tcp_pair, wait_reason  # noqa: F401
 
 from pyruntime import go, net
 from pyruntime.netpoll import MODE_ERR, MODE_R, MODE_W, Netpoller
@@ -378,3 +378,26 @@ def test_after_fork_the_child_has_its_own_poller():
     _, status = os.waitpid(pid, 0)
     ln.close()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_an_edge_after_one_attempt_began_is_not_lost_to_another_goroutines_attempt(procs):
+    # polldesc's I/O protocol with two goroutines on one half.  A's recv said EAGAIN; then
+    # an edge came, and B's read (which took the data) began after it.  A's wait must
+    # still return at once: an edge came after A's attempt began.  With one shared ready
+    # bit, cleared before each attempt, B's attempt erased it and A parked (two writers on
+    # one conn: A then sleeps with buffer space free and no edge to come).
+    def main():
+        ln, c, s = tcp_pair()
+        pd, h = s._pd, s._pd.r
+        seen_a = h.seq                          # A, before its syscall
+        with pytest.raises(BlockingIOError):
+            s._sock.recv(10)                    # A: EAGAIN
+        c.write(b"x")
+        netpoll_barrier()                       # the edge has been reported
+        assert s.read(10) == b"x"               # B: reads it (reading h.seq first)
+        code = pd.wait(h, seen_a, time.monotonic() + 5)   # A: must not park
+        for o in (c, s, ln):
+            o.close()
+        return code
+
+    assert run(main, procs) == OK
