@@ -20,7 +20,7 @@ import threading
 import time
 
 import pytest
-from conftest import Worker, netpoll_barrier, recv_timeout, run, wait_reason
+from conftest import Worker, netpoll_barrier, recv_timeout, run, wait_for_peer_fin, wait_reason
 
 from pyruntime import chan, go, monkey
 
@@ -436,6 +436,7 @@ def test_goroutine_makefile_read_sees_eof_after_a_short_read(patched, gomaxprocs
         b.sendall(b"hello")
         b.close()
         if when == "before_read":
+            wait_for_peer_fin(a.fileno())
             netpoll_barrier()
             go_on.send(True)
         got = recv_timeout(res)
@@ -463,6 +464,7 @@ def test_goroutine_urlopen_reads_a_close_delimited_body_from_http_server(patched
             pass
 
     got_headers, go_on = chan(1), chan(1)
+    client_sock = []
 
     def main():
         srv = http.server.HTTPServer(("127.0.0.1", 0), CloseDelimited)
@@ -475,6 +477,7 @@ def test_goroutine_urlopen_reads_a_close_delimited_body_from_http_server(patched
             try:
                 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
                 with opener.open(url, timeout=10) as r:
+                    client_sock.append(r.fp.raw._sock)
                     got_headers.send(r.status)
                     recv_timeout(go_on)
                     res.send(r.read())
@@ -483,6 +486,7 @@ def test_goroutine_urlopen_reads_a_close_delimited_body_from_http_server(patched
 
         go(fetch)
         recv_timeout(served)               # body and FIN sent: one edge for the client ...
+        wait_for_peer_fin(client_sock[0].fileno())
         netpoll_barrier()                  # ... harvested before the client reads the body
         go_on.send(True)
         body = recv_timeout(res)

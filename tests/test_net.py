@@ -13,7 +13,8 @@ import socket
 import threading
 
 import pytest
-from conftest import EVENTUALLY, Worker, netpoll_barrier, recv_timeout, run, tcp_pair, wait_reason, wait_until
+from conftest import (EVENTUALLY, Worker, netpoll_barrier, recv_timeout, run, tcp_pair, wait_for_peer_fin,
+                      wait_reason, wait_until)
 
 import pyruntime as rt
 from pyruntime import chan, go, net
@@ -677,6 +678,7 @@ def test_eof_after_a_short_read_when_data_and_fin_came_before_the_first_read(gom
         peer.write(b"hello")
         peer.close()                             # data and FIN wait in the kernel ...
         s = ln.accept()                          # ... so registering s reports both in ONE edge
+        wait_for_peer_fin(s.fileno())
         netpoll_barrier()                        # which the netpoller has taken before s's first read
         s.set_read_deadline(gotime.now() + 5)    # the data and the FIN are there already
         try:
