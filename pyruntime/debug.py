@@ -1,5 +1,5 @@
-"""pyruntime.debug: goroutine introspection (``goroutines()``, ``dump()``) and
-``stw(reason)`` (stop-the-world)."""
+"""pyruntime.debug: goroutine introspection (``goroutines()``, ``dump()``),
+``stw(reason)`` (stop-the-world) and ``nopreempt()`` (a section sysmon does not preempt)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Iterator
 from ._core.debug_impl import GoroutineInfo, dump, goroutines
 from ._core.futex import RuntimeLock
 
-__all__ = ["GoroutineInfo", "goroutines", "dump", "stw", "threads", "RuntimeLock", "sched_lock_statistics"]
+__all__ = ["GoroutineInfo", "goroutines", "dump", "stw", "nopreempt", "threads", "RuntimeLock",
+           "sched_lock_statistics"]
 
 
 def sched_lock_statistics():  # type: ignore[no-untyped-def]
@@ -36,6 +37,55 @@ def stw(reason: str) -> Iterator[None]:
         yield
     finally:
         proc.start_the_world()
+
+
+class nopreempt:
+    """``with debug.nopreempt(): ...``: the calling goroutine is not preempted inside.
+
+    Go's ``m.locks > 0``.  A goroutine can be preempted (switched out for another one on
+    the same M) at any bytecode of user code, also while it holds a plain
+    ``threading.Lock``: if another goroutine of that M then calls ``acquire`` on the same
+    lock, the M's thread blocks in the kernel, and the holder, bound to that thread for
+    life, can never run to release it: the M is wedged for good.  Use
+    :class:`pyruntime.sync.Mutex` between goroutines (it parks the goroutine, not the
+    thread); where a ``threading.Lock`` must be shared with plain threads or C code,
+    hold it inside this section::
+
+        with debug.nopreempt(), lock:
+            ...  # short, and never blocking on the runtime (no channel op, no sleep)
+
+    Inside, a preemption request from sysmon (or a stop-the-world) is deferred: it stays
+    pending and is honoured when the outermost section ends (the goroutine then yields
+    to the tail of its P's queue).  Sections nest.  Blocking inside (a channel operation,
+    ``time.sleep``, ``Mutex.lock``) still parks the goroutine and lets others run on the
+    M, so it does not protect a ``threading.Lock`` held across it: never block while
+    holding one.  A long section delays every other goroutine of its P and a
+    stop-the-world, exactly as a long C call does.  Outside a goroutine it does nothing.
+    """
+
+    __slots__ = ("_g",)
+
+    def __enter__(self) -> "nopreempt":
+        from ._core import proc
+
+        g = self._g = proc.getg()
+        if g is not None:
+            g.nopreempt += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        g = self._g
+        if g is None:
+            return
+        g.nopreempt -= 1
+        if g.nopreempt == 0 and g.preempt:
+            from ._core import proc
+
+            # The deferred request: yield now, as the hook would have (a safe point: the
+            # caller is user code and no runtime lock is held here).
+            if g._status == proc.Grunning and g is not proc.sched.stw_g and g.m is not None and g.m.curg is g:
+                proc._clear_preempt(g, g.m)
+                proc.gopreempt(g)
 
 
 def threads() -> list[dict]:

@@ -156,7 +156,7 @@ def _is_numeric_host(host: Any) -> bool:
 class socket(_BaseSocket):  # type: ignore[misc,valid-type]
     """``socket.socket`` whose blocking calls park goroutines (see the module doc)."""
 
-    __slots__ = ("_rt_timeout", "_rt_pd", "_rt_stream")
+    __slots__ = ("_rt_timeout", "_rt_pd")
     _pyruntime_coop = True
 
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1, fileno: Any = None) -> None:
@@ -164,7 +164,6 @@ class socket(_BaseSocket):  # type: ignore[misc,valid-type]
         t = _ss.gettimeout(self)
         self._rt_timeout = t
         self._rt_pd: Any = None
-        self._rt_stream = (_ss.type.__get__(self) & 0xF) == _socket.SOCK_STREAM
         if t != 0.0:
             _ss.settimeout(self, 0.0)
 
@@ -199,38 +198,50 @@ class socket(_BaseSocket):  # type: ignore[misc,valid-type]
 
     # -- waiting
 
-    def _rt_wait(self, write: bool, deadline: float | None) -> None:
+    def _rt_wait(self, write: bool, deadline: float | None, pd: Any, seen: int) -> None:
+        """The call just said EAGAIN: park until the fd is ready.  ``pd``/``seen`` are the
+        pollDesc and its edge count read *before* that call (polldesc's I/O protocol);
+        if the socket had no live pollDesc then, register it and return at once: edges
+        before the registration are not in ``seen``, so the caller tries again first."""
         fd = _ss.fileno(self)
         if fd < 0:
             raise OSError(_errno.EBADF, "Bad file descriptor")
         if _getg() is None:
             _wait_thread(fd, write, deadline)
             return
-        pd = self._rt_pd
-        if pd is None or pd.closing:
-            pd = self._rt_pd = _netpoll.get().open(fd)
-            if pd is None:  # pragma: no cover - sockets are pollable
+        cur = self._rt_pd
+        if cur is None or cur.closing:
+            cur = self._rt_pd = _netpoll.get().open(fd)
+            if cur is None:  # pragma: no cover - sockets are pollable
                 _wait_thread(fd, write, deadline)
-                return
-        code = pd.wait(pd.w if write else pd.r, deadline or 0.0)
+            return
+        if cur is not pd:
+            return  # replaced since the call began: its seq says nothing about this one
+        code = pd.wait(pd.w if write else pd.r, seen, deadline or 0.0)
         if code:
             if code == TIMEOUT:
                 raise _timed_out()
             raise OSError(_errno.EBADF, "Bad file descriptor")
 
     def _rt_call(self, write: bool, fn: Any, *args: Any) -> Any:
+        """``fn(self, *args)``, parking only when it said EAGAIN (as Go's ``fd.Read``: a
+        short read or write is returned, never taken to mean "drained")."""
         t = self._rt_timeout
         if t == 0.0:
             return fn(self, *args)
         deadline = None
         while True:
+            pd = self._rt_pd
+            seen = -1 if pd is None else (pd.w.seq if write else pd.r.seq)
             try:
                 return fn(self, *args)
-            except (BlockingIOError, InterruptedError):
+            except BlockingIOError:
                 pass
+            except InterruptedError:
+                continue
             if deadline is None and t is not None:
                 deadline = _monotonic() + t
-            self._rt_wait(write, deadline)
+            self._rt_wait(write, deadline, pd, seen)
 
     # -- blocking calls
 
@@ -238,56 +249,10 @@ class socket(_BaseSocket):  # type: ignore[misc,valid-type]
         t = self._rt_timeout
         if t == 0.0:
             return _ss.recv(self, bufsize, flags)
-        pd = self._rt_pd
-        if pd is not None and not flags and self._rt_stream and _getg() is not None:
-            return self._rt_recv_stream(pd, t, _ss.recv, bufsize, bufsize)
-        deadline = None
-        while True:
-            try:
-                b = _ss.recv(self, bufsize, flags)
-            except (BlockingIOError, InterruptedError):
-                pass
-            else:
-                if self._rt_stream and not flags and self._rt_pd is not None:
-                    self._rt_pd.r.drained = 0 < len(b) < bufsize
-                return b
-            if deadline is None and t is not None:
-                deadline = _monotonic() + t
-            self._rt_wait(False, deadline)
+        return self._rt_call(False, _ss.recv, bufsize, flags)  # type: ignore[no-any-return]
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
-        t = self._rt_timeout
-        pd = self._rt_pd
-        if t != 0.0 and pd is not None and not flags and self._rt_stream and _getg() is not None:
-            want = nbytes or memoryview(buffer).nbytes
-            return self._rt_recv_stream(pd, t, _ss.recv_into, buffer, want, nbytes)
-        return self._rt_call(False, _ss.recv_into, buffer, nbytes, flags)
-
-    def _rt_recv_stream(self, pd: Any, t: float | None, fn: Any, arg: Any, want: int, *rest: Any) -> Any:
-        """A goroutine reading a stream socket, as ``pyruntime.net.Conn.read``: clear the
-        ready edge before each attempt; after a short read (the buffer was drained) park
-        at once unless an edge came back, which saves the EAGAIN ``recv``."""
-        r = pd.r
-        deadline = None
-        while True:
-            if r.ready:
-                r.ready = False
-            elif r.drained:
-                if deadline is None and t is not None:
-                    deadline = _monotonic() + t
-                self._rt_wait(False, deadline)
-                pd = self._rt_pd
-                if pd is None:  # pragma: no cover - closed by another goroutine
-                    raise OSError(_errno.EBADF, "Bad file descriptor")
-                r = pd.r
-            try:
-                n = fn(self, arg, *rest)
-            except (BlockingIOError, InterruptedError):
-                r.drained = True
-                continue
-            k = n if type(n) is int else len(n)
-            r.drained = 0 < k < want
-            return n
+        return self._rt_call(False, _ss.recv_into, buffer, nbytes, flags)  # type: ignore[no-any-return]
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple:
         return self._rt_call(False, _ss.recvfrom, bufsize, flags)
@@ -315,24 +280,34 @@ class socket(_BaseSocket):  # type: ignore[misc,valid-type]
         t = self._rt_timeout
         if t == 0.0:
             return _ss.sendall(self, data, flags)
+        pd = self._rt_pd
+        seen = -1 if pd is None else pd.w.seq
+        blocked = False
         try:
             n = _ss.send(self, data, flags)
-        except (BlockingIOError, InterruptedError):
+            if n == len(data) and (data.__class__ is bytes or data.__class__ is bytearray):
+                return None
+        except BlockingIOError:
+            n, blocked = 0, True
+        except InterruptedError:
             n = 0
-        if n == len(data):
-            return None
         mv = memoryview(data)
         if mv.ndim != 1 or mv.itemsize != 1:
             mv = mv.cast("B")
         total = mv.nbytes
         deadline = None if t is None else _monotonic() + t
         while n < total:
+            if blocked:  # only after EAGAIN: a short send is retried at once
+                self._rt_wait(True, deadline, pd, seen)
+            pd = self._rt_pd
+            seen = -1 if pd is None else pd.w.seq
             try:
                 n += _ss.send(self, mv[n:], flags)
-                continue
-            except (BlockingIOError, InterruptedError):
-                pass
-            self._rt_wait(True, deadline)
+                blocked = False
+            except BlockingIOError:
+                blocked = True
+            except InterruptedError:
+                blocked = False
         return None
 
     def accept(self) -> tuple:
@@ -349,6 +324,8 @@ class socket(_BaseSocket):  # type: ignore[misc,valid-type]
         if t == 0.0:
             return _ss.connect(self, address)
         address = self._rt_resolve(address)
+        pd = self._rt_pd
+        seen = -1 if pd is None else pd.w.seq
         err = _ss.connect_ex(self, address)
         if err == 0 or err == _errno.EISCONN:
             return None
@@ -356,7 +333,11 @@ class socket(_BaseSocket):  # type: ignore[misc,valid-type]
             raise OSError(err, os.strerror(err))
         deadline = None if t is None else _monotonic() + t
         while True:
-            self._rt_wait(True, deadline)
+            self._rt_wait(True, deadline, pd, seen)
+            # The "syscall": how did the connect go?  seq is read before asking, and a
+            # wake-up is only a hint (a stale edge, or the first return of _rt_wait).
+            pd = self._rt_pd
+            seen = -1 if pd is None else pd.w.seq
             err = _ss.getsockopt(self, _socket.SOL_SOCKET, _socket.SO_ERROR)
             if err in (_errno.EINPROGRESS, _errno.EALREADY, _errno.EINTR):
                 continue
@@ -368,7 +349,7 @@ class socket(_BaseSocket):  # type: ignore[misc,valid-type]
                     continue
             if err:
                 raise OSError(err, os.strerror(err))
-            try:  # a stale readiness edge can wake us before the connect finished
+            try:
                 _ss.getpeername(self)
                 return None
             except OSError:

@@ -14,7 +14,9 @@ for unix ("@name" is Linux's abstract namespace).  ``addr``, ``local_addr`` and
 ``remote_addr`` are what Python's ``socket`` returns (a tuple for IP, a path for unix).
 
 Every blocking call tries the syscall first and parks the goroutine on the netpoller
-only when it would block (``EAGAIN``), as Go does; an M is never blocked.  From a plain
+only when that syscall said it would block (``EAGAIN``), as Go does; a short read or
+write is never taken to mean "nothing more for now" (the peer's FIN may already be
+behind the data, under the same edge).  An M is never blocked.  From a plain
 OS thread the same calls block that thread (in ``poll(2)``).  A host name is resolved
 on a syscall M (``getaddrinfo`` blocks).
 
@@ -22,7 +24,9 @@ Deadlines (``set_deadline``, ``set_read_deadline``, ``set_write_deadline``) are 
 times on the ``pyruntime.time.now()`` clock (epoch seconds); ``None`` clears one.  An
 operation at or past its deadline raises :class:`Timeout` (a ``TimeoutError``, errno
 ``ETIMEDOUT``), also one already blocked when the deadline passes or is moved into the
-past; the conn stays usable after a new deadline is set.  Closing a conn or listener
+past; the conn stays usable after a new deadline is set.  A NaN deadline or ``dial``
+timeout is a ``ValueError``; ``math.inf`` is a deadline that never passes (the duration
+rules of ``pyruntime.time``).  Closing a conn or listener
 wakes every goroutine blocked on it with :class:`ErrClosed` (``OSError``, ``EBADF``);
 a second ``close()`` does nothing.  Every error is an ``OSError`` with an errno
 (``ConnectionRefusedError``, ``BrokenPipeError``, ...), except an unknown network,
@@ -308,9 +312,11 @@ class _NetFD:
         self._pd.set_deadline(self._pd.w, when)
 
     def set_read_deadline(self, t: float | None) -> None:
+        """Read deadline (epoch seconds, None clears)."""
         self._pd.set_deadline(self._pd.r, _to_mono(t))
 
     def set_write_deadline(self, t: float | None) -> None:
+        """Write deadline (epoch seconds, None clears)."""
         self._pd.set_deadline(self._pd.w, _to_mono(t))
 
     def close(self) -> None:
@@ -324,9 +330,11 @@ class _NetFD:
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` was called."""
         return self._pd.closing
 
     def fileno(self) -> int:
+        """The socket's file descriptor."""
         return self._sock.fileno()
 
 
@@ -356,37 +364,31 @@ class Conn(_NetFD):
 
     def read(self, n: int = 32768) -> bytes:
         """Read up to ``n`` bytes; ``b""`` at EOF.  Blocks (parks) until data arrives."""
-        return self._read(self._recv, n, n)  # type: ignore[no-any-return]
+        return self._read(self._recv, n)  # type: ignore[no-any-return]
 
     def read_into(self, buf: Any) -> int:
         """Go's ``Read(p)``: read into a writable buffer, return the count (0 at EOF)."""
-        return self._read(self._recv_into, buf, memoryview(buf).nbytes)  # type: ignore[no-any-return]
+        return self._read(self._recv_into, buf)  # type: ignore[no-any-return]
 
-    def _read(self, op: Any, arg: Any, n: int) -> Any:
-        """One read of at most ``n`` bytes, ``op(arg)`` (recv or recv_into), parking on
-        the netpoller while the socket has nothing."""
+    def _read(self, op: Any, arg: Any) -> Any:
+        """One read, ``op(arg)`` (recv or recv_into), parking on the netpoller only when
+        it said EAGAIN (Go's ``fd.Read``; see polldesc's I/O protocol)."""
         r = self._r
         if r.deadline or self._pd.closing:
             self._check(r)
         while True:
-            if r.ready:
-                r.ready = False      # pollReset: only edges after this count
-            elif r.drained:
-                e = self._pd.wait(r)
-                if e:
-                    raise _err(e)
+            seen = r.seq
             try:
-                res = op(arg)
+                return op(arg)
             except BlockingIOError:
-                r.drained = True
-                continue
+                pass
             except InterruptedError:
                 continue
             except OSError as e:
                 raise self._ioerr(e) from None
-            k = res if res.__class__ is int else len(res)
-            r.drained = 0 < k < n
-            return res
+            e = self._pd.wait(r, seen)
+            if e:
+                raise _err(e)
 
     # -- writing
 
@@ -395,19 +397,23 @@ class Conn(_NetFD):
         w = self._w
         if w.deadline or self._pd.closing:
             self._check(w)
-        if w.ready:
-            w.ready = False
+        seen = w.seq
         try:
             k = self._send(b)
-        except (BlockingIOError, InterruptedError):
+        except BlockingIOError:
+            return self._write_slow(b, 0, seen)
+        except InterruptedError:
             k = 0
         except OSError as e:
             raise self._ioerr(e) from None
-        if k == len(b):
+        if k == len(b) and (b.__class__ is bytes or b.__class__ is bytearray):
             return k
-        return self._write_slow(b, k)
+        return self._write_slow(b, k, -1)
 
-    def _write_slow(self, b: Any, off: int) -> int:
+    def _write_slow(self, b: Any, off: int, seen: int) -> int:
+        """The rest of a write from byte ``off``: ``seen >= 0`` when the last attempt
+        said EAGAIN (park first), -1 after a short write (try again at once: Go parks
+        only on EAGAIN)."""
         mv = memoryview(b)
         if mv.ndim != 1 or mv.itemsize != 1:
             mv = mv.cast("B")
@@ -416,19 +422,21 @@ class Conn(_NetFD):
         send = self._send
         pd = self._pd
         while off < total:
-            if w.ready:
-                w.ready = False
-            else:
-                e = pd.wait(w)
+            if seen >= 0:
+                e = pd.wait(w, seen)
                 if e:
                     err = _err(e)
                     if isinstance(err, Timeout):
                         err.written = off
                     raise err
+            seen = w.seq
             try:
                 off += send(mv[off:])
-            except (BlockingIOError, InterruptedError):
-                continue
+                seen = -1
+            except BlockingIOError:
+                pass
+            except InterruptedError:
+                seen = -1
             except OSError as e:
                 raise self._ioerr(e) from None
         return total
@@ -453,6 +461,7 @@ class Conn(_NetFD):
 
     @property
     def local_addr(self) -> Any:
+        """The local address (a tuple for IP, a path for unix)."""
         a = self._laddr
         if a is None:
             a = self._laddr = _sockname(self._sock)
@@ -460,6 +469,7 @@ class Conn(_NetFD):
 
     @property
     def remote_addr(self) -> Any:
+        """The peer's address (``socket.getpeername()``), None if it cannot be had."""
         a = self._raddr
         if a is None:
             try:
@@ -470,6 +480,7 @@ class Conn(_NetFD):
 
     @property
     def network(self) -> str:
+        """The network this conn was made on ("tcp", "unix", ...)."""
         return self._network
 
     def _check(self, h: Any) -> None:
@@ -519,6 +530,7 @@ class _BoundFD(_NetFD):
 
     @property
     def addr(self) -> Any:
+        """The bound local address (a tuple for IP, a path for unix)."""
         return self._addr
 
 
@@ -542,10 +554,11 @@ class Listener(_BoundFD):
                 raise Timeout()
         acc = self._sock._accept
         while True:
+            seen = r.seq
             try:
                 fd, addr = acc()
             except BlockingIOError:
-                e = pd.wait(r)
+                e = pd.wait(r, seen)
                 if e:
                     raise _err(e)
                 continue
@@ -592,10 +605,11 @@ class PacketConn(_BoundFD):
             _check(pd, r)
         recvfrom = self._sock.recvfrom
         while True:
+            seen = r.seq
             try:
                 return recvfrom(n)
             except BlockingIOError:
-                e = pd.wait(r)
+                e = pd.wait(r, seen)
                 if e:
                     raise _err(e)
             except InterruptedError:
@@ -615,10 +629,11 @@ class PacketConn(_BoundFD):
         sa = self._sockaddr(addr)
         sendto = self._sock.sendto
         while True:
+            seen = w.seq
             try:
                 return sendto(b, sa)
             except BlockingIOError:
-                e = pd.wait(w)
+                e = pd.wait(w, seen)
                 if e:
                     raise _err(e)
             except InterruptedError:
@@ -641,6 +656,7 @@ class PacketConn(_BoundFD):
 
     @property
     def local_addr(self) -> Any:
+        """Same as ``addr``."""
         return self._addr
 
 
@@ -706,6 +722,8 @@ def dial(network: str, address: str, timeout: float | None = None) -> Conn:
     if timeout is not None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise TypeError(f"dial: timeout must be seconds or None, got {type(timeout).__name__} {timeout!r}")
+        if timeout != timeout:
+            raise ValueError("dial: timeout is NaN")
         if not timeout > 0:
             raise Timeout()
         deadline = _monotonic() + timeout
@@ -742,22 +760,25 @@ def _dial1(network: str, af: int, sa: Any, deadline: float) -> Conn:
         if err not in (_errno.EINPROGRESS, _errno.EALREADY, _errno.EINTR):
             raise OSError(err, f"dial {network} {_fmt(sa)}: {os.strerror(err)}")
         pd = c._pd
+        w = pd.w
+        # The "syscall" here is asking how the connect went; ask before the first wait,
+        # too: the registration's edge may have been harvested before we read w.seq.
         while True:
-            e = pd.wait(pd.w, deadline)
-            if e:
-                raise _err(e)
+            seen = w.seq
             err = s.getsockopt(_socket.SOL_SOCKET, _socket.SO_ERROR)
-            if err in (_errno.EINPROGRESS, _errno.EALREADY, _errno.EINTR):
-                continue
             if err == _errno.EISCONN:
                 return c
-            if err:
+            if err and err not in (_errno.EINPROGRESS, _errno.EALREADY, _errno.EINTR):
                 raise OSError(err, f"dial {network} {_fmt(sa)}: {os.strerror(err)}")
-            try:  # the poller can wake us spuriously: check we really are connected
-                c._raddr = s.getpeername()
-                return c
-            except OSError:
-                continue
+            if not err:
+                try:  # SO_ERROR is 0 while in progress, too: are we connected?
+                    c._raddr = s.getpeername()
+                    return c
+                except OSError:
+                    pass
+            e = pd.wait(w, seen, deadline)
+            if e:
+                raise _err(e)
     except BaseException:
         if c is not None:
             c.close()

@@ -9,10 +9,26 @@
   empty local queue); under the GIL a spinner holds the GIL the owner needs, so it
   rarely spins usefully — measured and documented in HACKING.md.
 * :class:`RWMutex` — Go's writer-preferring algorithm (readerCount / readerWait).
-* :class:`WaitGroup` (with ``go``), :class:`Once`, :class:`Cond`.
+* :class:`WaitGroup` (with ``go``), :class:`Once`, :class:`Cond`.  The WaitGroup counter
+  has Go's range, an int32: ``add`` past ``2**31 - 1`` panics with "sync: WaitGroup
+  counter overflow" (a ``PanicValueError``; Go's counter would wrap to a negative value
+  and panic with "sync: negative WaitGroup counter", we name the cause instead), and
+  below 0 with "sync: negative WaitGroup counter".
 
 The integer state Go updates with atomics is guarded here by a small ``threading.Lock``
 per object (correct on free-threaded builds); goroutines block only in the semaphore.
+
+Use these, not ``threading.Lock``, between goroutines.  Preemption can switch a
+goroutine out at any bytecode of user code, also while it holds a plain
+``threading.Lock``; if another goroutine on the same M then calls ``acquire()`` on it,
+the M's OS thread blocks in the kernel and the holder, bound to that thread for life,
+can never run again to release it: the M is wedged for good.  :class:`Mutex` parks the
+waiting goroutine instead, so the holder runs and unlocks.  A ``threading.Lock`` that
+must be shared with plain threads or C code is safe to hold inside
+``pyruntime.debug.nopreempt()`` (Go's ``m.locks > 0``: preemption is deferred until the
+section ends), as long as the section never blocks (no channel operation, sleep or
+``Mutex.lock`` while holding it: parking lets the next goroutine of the M run into the
+same ``acquire``).
 """
 
 from __future__ import annotations
@@ -23,13 +39,14 @@ import time
 from typing import Any, Callable
 
 from ._core import proc
-from ._core.errors import Panic
+from ._core.errors import Panic, PanicValueError
 from ._core.g import WaitReason
 from ._core.sema import Sema
 
 __all__ = ["Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Locker"]
 
 STARVATION_NS = 1_000_000
+WAITGROUP_MAX = 2**31 - 1  # Go's WaitGroup counter is an int32 (the high half of a uint64)
 ACTIVE_SPIN = 4
 ACTIVE_SPIN_CNT = 30
 _NCPU = os.cpu_count() or 1
@@ -301,6 +318,10 @@ class WaitGroup:
         if n < 0:
             lk.release()
             raise Panic("sync: negative WaitGroup counter")
+        if n > WAITGROUP_MAX:
+            lk.release()
+            raise PanicValueError(f"sync: WaitGroup counter overflow: {self._n} + {delta} > {WAITGROUP_MAX} "
+                                  "(Go's counter is an int32)")
         self._n = n
         w = 0
         if n == 0 and self._waiters:

@@ -10,6 +10,29 @@ Timer channels follow Go 1.23+: ``len(t.c)`` and ``t.c.cap()`` are 0, and no sta
 value can be received after ``stop()`` or ``reset()`` returns (both drain the channel
 under its lock, and a firing that raced with them is dropped by its sequence number).
 A ``Ticker`` whose reader falls behind drops ticks.
+
+Durations (Go's rules; Go's ``Duration`` is an int64 count of nanoseconds):
+
+* A duration is an ``int`` or ``float`` of seconds; anything else is a ``TypeError``,
+  and NaN, which is no duration at all, a ``ValueError`` (``sleep``, ``after``,
+  ``after_func``, ``Timer``, ``reset``, ``Ticker``, ``tick``, and ``context``'s
+  timeouts and deadlines, and ``net``'s).
+* Zero and negative durations, ``-inf`` included, are "now": ``sleep`` returns at once,
+  a ``Timer`` fires at once (Go).
+* A duration past Go's largest (``2**63 - 1`` ns, about 292 years), ``+inf`` included,
+  saturates (Go's ``when()`` saturates an overflowing expiry the same way): the timer is
+  armed but never fires, and ``sleep(math.inf)`` parks until the goroutine is
+  interrupted (Ctrl-C).  The armed timer counts as pending work, so it is not a
+  deadlock, as in Go.  This makes ``math.inf`` usable as "no timeout".
+* A period is a duration too, so below 1 ns it is 0: ``Ticker`` panics with Go's
+  "non-positive interval for NewTicker" (``Ticker.reset``: "... for Ticker.Reset"; a
+  ``PanicValueError``) and ``tick`` returns the nil channel.  A valid period shorter than ``MIN_PERIOD`` (1 µs) ticks
+  every microsecond at most: each firing costs microseconds here, and the runtime fires
+  a periodic timer at most once per timer check, re-armed after now, so even a 1 ns
+  ticker cannot keep its P in the timer loop (it used to: ``Ticker(1e-81)`` never
+  advanced its expiry and livelocked the runtime while its firings piled up in memory).
+  The tick channel has capacity 1 and a full channel drops the tick, so a slow reader
+  costs no memory.
 """
 
 from __future__ import annotations
@@ -35,6 +58,9 @@ hour = 3600.0
 
 _monotonic = _time.monotonic
 
+MIN_PERIOD = proc.MIN_PERIOD      # a Ticker's shortest effective period (1 µs)
+MAX_DURATION = (2**63 - 1) * 1e-9  # Go's largest Duration, in seconds (~292 years)
+
 
 def _dur(dt: Any, what: str) -> float:
     if isinstance(dt, bool) or not isinstance(dt, (int, float)):
@@ -54,7 +80,12 @@ def sleep(dt: float) -> None:
     g = proc.getg()
     if g is None:
         if dt > 0:
-            _time.sleep(dt)
+            end = _monotonic() + dt
+            while True:  # in steps: time.sleep() refuses ~292 years and inf
+                left = end - _monotonic()
+                if left <= 0:
+                    break
+                _time.sleep(min(left, 86400.0))
         return
     if dt <= 0:
         return
@@ -166,21 +197,26 @@ class Timer:
         pass
 
 
+def _period(dt: Any, what: str, panic: str) -> float:
+    """A Ticker's period (module docstring): below 1 ns it is Go's 0 and panics."""
+    dt = _dur(dt, what)
+    if not dt >= nanosecond:
+        raise PanicValueError(f"{panic} (got {dt!r} s: a period must be at least 1 ns)")
+    return min(max(dt, MIN_PERIOD), MAX_DURATION)
+
+
 class Ticker(Timer):
-    """Delivers the time on ``c`` every ``dt`` seconds; drops ticks for a slow reader."""
+    """Delivers the time on ``c`` every ``dt`` seconds; drops ticks for a slow reader.
+    ``dt`` below 1 ns panics; the effective period is at least ``MIN_PERIOD``."""
 
     def __init__(self, dt: float) -> None:
-        dt = _dur(dt, "Ticker")
-        if dt <= 0:
-            raise PanicValueError("non-positive interval for NewTicker")
-        super().__init__(dt, _period=dt)
+        p = _period(dt, "Ticker", "non-positive interval for NewTicker")
+        super().__init__(p, _period=p)
 
     def reset(self, dt: float) -> bool:
-        dt = _dur(dt, "reset")
-        if dt <= 0:
-            raise PanicValueError("non-positive interval for Ticker.Reset")
-        self._period = dt
-        return super().reset(dt)
+        p = _period(dt, "reset", "non-positive interval for Ticker.Reset")
+        self._period = p
+        return super().reset(p)
 
 
 def after(dt: float) -> chan:
@@ -194,8 +230,8 @@ def after_func(dt: float, f: Callable[[], Any]) -> Timer:
 
 
 def tick(dt: float) -> Any:
-    """``Ticker(dt).c``; a non-positive ``dt`` gives the nil channel, as in Go."""
+    """``Ticker(dt).c``; a non-positive ``dt`` (below 1 ns) gives the nil channel, as in Go."""
     dt = _dur(dt, "tick")
-    if dt <= 0:
+    if not dt >= nanosecond:
         return nilchan
     return Ticker(dt).c

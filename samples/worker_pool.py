@@ -2,7 +2,7 @@
 WaitGroup and a results channel; blocking work goes through rt.syscall so the
 P keeps running other goroutines.
 
-    pyruntime run samples/worker_pool.py [--gomaxprocs 4]
+    pyruntime run [--gomaxprocs 4] samples/worker_pool.py
 """
 
 import hashlib

@@ -20,6 +20,7 @@ this directory on ``sys.path`` (rootdir conftest, prepend import mode).
 
 from __future__ import annotations
 
+import select as _select
 import threading
 import time as _stdtime
 
@@ -29,6 +30,8 @@ import pyruntime as rt
 from pyruntime import chan, default, go, nilchan, select  # noqa: F401  (re-exported)
 from pyruntime import debug as rtdebug
 from pyruntime import time as gotime
+
+_orig_poll = _select.poll   # captured before any test monkey-patches select
 
 # How long a "this must not happen" observation lasts. Short, because a
 # correct runtime passes regardless of how long we look.
@@ -87,6 +90,31 @@ def tcp_pair():
     c = net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
     return ln, c, recv_timeout(accepted)
 
+
+
+def wait_for_peer_fin(fd):
+    """In a goroutine: wait until the kernel has the peer's FIN on socket ``fd`` (poll(2),
+    level-triggered: it reads nothing).  Loopback delivery is usually done before the
+    sender's close() returns, but a loaded machine may defer it."""
+    p = _orig_poll()
+    p.register(fd, getattr(_select, "POLLRDHUP", 0) or _select.POLLIN)
+    want = getattr(_select, "POLLRDHUP", 0) or _select.POLLIN
+    wait_until(lambda: any(ev & want for _, ev in p.poll(0)), what=f"FIN on fd {fd}")
+
+def netpoll_barrier():
+    """In a goroutine: return once the netpoller has harvested every readiness edge the
+    kernel had queued when it was called.  (A goroutine parks on a fresh marker conn and
+    is woken by one byte; epoll hands out queued edges in order, so the poll that
+    reports the marker has reported every edge queued before it.)"""
+    ln, x, y = tcp_pair()
+    got = chan(1)
+    m = go(lambda: got.send(x.read(1)))
+    wait_reason(m, "IO wait")
+    y.write(b"!")
+    if recv_timeout(got) != b"!":
+        raise AssertionError("netpoll_barrier: the marker byte was lost")
+    for o in (x, y, ln):
+        o.close()
 
 def is_ready(ch):
     """Non-blocking probe: True (and the value is consumed) if ch can receive now."""

@@ -52,12 +52,10 @@ def prog(tmp_path):
     return p
 
 
-@pytest.mark.parametrize("late", [False, True], ids=["options-first", "options-after-file"])
-def test_run_with_trace(prog, tmp_path, late):
+def test_run_with_trace(prog, tmp_path):
+    # (Options after FILE are the program's: tests/test_cli.py.)
     out = tmp_path / "t.json"
-    opts = ["--gomaxprocs", "2", "--trace", str(out)]
-    args = ["run", str(prog), *opts, "x", "--trace", "y"] if late else ["run", *opts, str(prog), "x", "--trace", "y"]
-    r = cli(*args)
+    r = cli("run", "--gomaxprocs", "2", "--trace", str(out), str(prog), "x", "--trace", "y")
     assert r.returncode == 0, r.stderr
     assert "argv ['x', '--trace', 'y'] procs 2 total 190" in r.stdout
     assert f"trace written to {out}" in r.stderr

@@ -20,7 +20,7 @@ import threading
 import time
 
 import pytest
-from conftest import Worker, recv_timeout, run, wait_reason
+from conftest import Worker, netpoll_barrier, recv_timeout, run, wait_for_peer_fin, wait_reason
 
 from pyruntime import chan, go, monkey
 
@@ -376,6 +376,124 @@ def test_goroutine_dns_lookup(patched, procs):
 
 
 # --------------------------------------------------------------------------- unmodified stdlib (subprocess)
+
+
+
+# --------------------------------------------------------------------------- EOF after a short read
+#
+# A peer that writes a little and closes can deliver the data and the FIN under ONE
+# edge of the (edge-triggered) netpoller.  A reader that takes the short recv as "the
+# buffer is drained" and parks without calling recv again never sees the EOF.  Readers
+# have a socket timeout, so the bug shows up as TimeoutError instead of a hang.
+# "before_read": the edge is harvested (netpoll_barrier) before the read: certain at any
+# GOMAXPROCS.  "while_parked": certain at GOMAXPROCS 1; at 2 and 4 the peer corks so that
+# the FIN rides on the data's segment (very likely one edge).
+
+
+def _cork(sock):
+    if hasattr(socket, "TCP_CORK"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+
+
+def _tcp_socket_pair():
+    """In a goroutine: a connected (client, server) pair of patched TCP sockets."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    c = socket.create_connection(ls.getsockname(), timeout=20)
+    s, _ = ls.accept()
+    ls.close()
+    return c, s
+
+
+@pytest.mark.parametrize("when", ["before_read", "while_parked"])
+@pytest.mark.parametrize("gomaxprocs", [1, 2, 4])
+def test_goroutine_makefile_read_sees_eof_after_a_short_read(patched, gomaxprocs, when):
+    def main():
+        a, b = _tcp_socket_pair()
+        a.settimeout(10)
+        lines, go_on, res = chan(1), chan(1), chan(1)
+
+        def reader():
+            try:
+                f = a.makefile("rb")
+                lines.send(f.readline())   # the socket has parked once: it has a pollDesc
+                recv_timeout(go_on)
+                res.send(f.read())
+                f.close()
+            except OSError as e:
+                lines.send(e)
+                res.send(e)
+
+        r = go(reader)
+        wait_reason(r, "IO wait")
+        b.sendall(b"hi\n")
+        assert recv_timeout(lines) == b"hi\n"
+        if when == "while_parked":
+            go_on.send(True)
+            wait_reason(r, "IO wait")
+        _cork(b)
+        b.sendall(b"hello")
+        b.close()
+        if when == "before_read":
+            wait_for_peer_fin(a.fileno())
+            netpoll_barrier()
+            go_on.send(True)
+        got = recv_timeout(res)
+        a.close()
+        return got
+
+    assert run(main, gomaxprocs) == b"hello"
+
+
+@pytest.mark.parametrize("gomaxprocs", [1, 2, 4])
+def test_goroutine_urlopen_reads_a_close_delimited_body_from_http_server(patched, gomaxprocs):
+    import http.server
+    import urllib.request
+
+    class CloseDelimited(http.server.BaseHTTPRequestHandler):
+        # HTTP/1.0 without Content-Length: the body ends where the server closes.
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            recv_timeout(got_headers)      # the body goes out after the headers were read
+            self.wfile.write(b"the whole body")
+
+        def log_message(self, *a):
+            pass
+
+    got_headers, go_on = chan(1), chan(1)
+    client_sock = []
+
+    def main():
+        srv = http.server.HTTPServer(("127.0.0.1", 0), CloseDelimited)
+        served = chan(1)
+        go(lambda: (srv.handle_request(), served.send(True)))   # one request, then shut down + close
+        url = f"http://127.0.0.1:{srv.server_address[1]}/x"
+        res = chan(1)
+
+        def fetch():
+            try:
+                opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+                with opener.open(url, timeout=10) as r:
+                    client_sock.append(r.fp.raw._sock)
+                    got_headers.send(r.status)
+                    recv_timeout(go_on)
+                    res.send(r.read())
+            except OSError as e:
+                res.send(e)
+
+        go(fetch)
+        recv_timeout(served)               # body and FIN sent: one edge for the client ...
+        wait_for_peer_fin(client_sock[0].fileno())
+        netpoll_barrier()                  # ... harvested before the client reads the body
+        go_on.send(True)
+        body = recv_timeout(res)
+        srv.server_close()
+        return body
+
+    assert run(main, gomaxprocs) == b"the whole body"
 
 
 PROGRAM = r'''

@@ -13,7 +13,8 @@ import socket
 import threading
 
 import pytest
-from conftest import EVENTUALLY, Worker, recv_timeout, run, tcp_pair, wait_reason, wait_until
+from conftest import (EVENTUALLY, Worker, netpoll_barrier, recv_timeout, run, tcp_pair, wait_for_peer_fin,
+                      wait_reason, wait_until)
 
 import pyruntime as rt
 from pyruntime import chan, go, net
@@ -645,3 +646,74 @@ def test_deadlock_still_detected_when_nothing_waits_on_the_network(procs):
 
     with pytest.raises(rt.Deadlock):
         run(main, procs)
+
+
+# --------------------------------------------------------------------------- EOF after a short read
+#
+# The netpoller is edge-triggered: when a peer writes a little and closes, the data and the
+# FIN can arrive under ONE edge.  A reader that takes the short read as "the buffer is
+# drained" and parks without trying recv again waits for an edge that never comes; it must
+# park only after recv itself said EAGAIN (Go's fd.Read).  Each read is bounded by a
+# deadline, so the bug shows up as Timeout instead of a hang.  The first test makes the one
+# edge certain at every GOMAXPROCS; the second (data and FIN while the reader is parked) is
+# certain at GOMAXPROCS 1, where no M polls while main runs, and very likely at 2 and 4,
+# where the peer corks so that the FIN rides on the data's segment (the kernel still wakes
+# the poller twice, a microsecond apart).  A correct runtime passes both regardless.
+
+
+def _read_to_eof(c):
+    chunks = []
+    while True:
+        d = c.read(4096)
+        if not d:
+            return b"".join(chunks)
+        chunks.append(d)
+
+
+@pytest.mark.parametrize("gomaxprocs", [1, 2, 4])
+def test_eof_after_a_short_read_when_data_and_fin_came_before_the_first_read(gomaxprocs):
+    def main():
+        ln = net.listen("tcp", "127.0.0.1:0")
+        peer = net.dial("tcp", f"127.0.0.1:{ln.addr[1]}")
+        peer.write(b"hello")
+        peer.close()                             # data and FIN wait in the kernel ...
+        s = ln.accept()                          # ... so registering s reports both in ONE edge
+        wait_for_peer_fin(s.fileno())
+        netpoll_barrier()                        # which the netpoller has taken before s's first read
+        s.set_read_deadline(gotime.now() + 5)    # the data and the FIN are there already
+        try:
+            return _read_to_eof(s), s.read(10)
+        finally:
+            s.close()
+            ln.close()
+
+    assert rt.run(main, gomaxprocs=gomaxprocs) == (b"hello", b"")
+
+
+@pytest.mark.parametrize("gomaxprocs", [1, 2, 4])
+def test_eof_after_a_short_read_when_data_and_fin_arrive_while_the_reader_is_parked(gomaxprocs):
+    def main():
+        ln, c, s = tcp_pair()
+        s.set_read_deadline(gotime.now() + EVENTUALLY)
+        res = chan(1)
+
+        def reader():
+            try:
+                res.send(_read_to_eof(s))
+            except OSError as e:
+                res.send(e)
+
+        r = go(reader)
+        wait_reason(r, "IO wait")
+        if hasattr(socket, "TCP_CORK"):
+            # Hold the data back so that the FIN rides on the same segment (otherwise an
+            # M blocked in epoll may harvest the data's edge before the FIN arrives).
+            c._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        c.write(b"hello")
+        c.close()
+        got = recv_timeout(res)
+        s.close()
+        ln.close()
+        return got
+
+    assert rt.run(main, gomaxprocs=gomaxprocs) == b"hello"

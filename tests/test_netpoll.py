@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import recv_timeout, run, wait_reason  # noqa: F401
+from conftest import netpoll_barrier, recv_timeout, run, tcp_pair, wait_reason  # noqa: F401
 
 from pyruntime import go, net
 from pyruntime.netpoll import MODE_ERR, MODE_R, MODE_W, Netpoller
@@ -202,7 +202,7 @@ def test_netpoller_on_the_kqueue_backend_tells_fd_reuse_by_inode():
         pd = np.open(a.fileno())
         assert np.open(a.fileno()) is pd and pd.refs == 2   # same file: shared
         kq.pending = [_KEvent(a.fileno(), kq_mod.EVFILT_READ, kq_mod.EV_CLEAR, udata=pd.tag)]
-        assert np.poll(0) == [] and pd.r.ready
+        assert np.poll(0) == [] and pd.r.seq == 1
         fd = a.fileno()
         a.close()                                  # closed behind the netpoller's back
         c = socket.socket()
@@ -213,7 +213,7 @@ def test_netpoller_on_the_kqueue_backend_tells_fd_reuse_by_inode():
             assert pd2 is not pd and pd.closing      # the stale pollDesc was retired
             kq.pending = [_KEvent(fd, kq_mod.EVFILT_READ, kq_mod.EV_CLEAR, udata=pd.tag)]
             np.poll(0)
-            assert not pd2.r.ready                   # the old tag is stale
+            assert pd2.r.seq == 0                    # the old tag is stale
         finally:
             c.close()
     finally:
@@ -264,10 +264,10 @@ def test_stale_events_are_dropped_after_the_slot_is_reused():
     assert pd2.slot == pd.slot and pd2.tag != old_tag
     be.events = [(old_tag, MODE_R | MODE_W)]
     assert np.poll(0) == []
-    assert not pd2.r.ready and not pd2.w.ready
+    assert pd2.r.seq == 0 and pd2.w.seq == 0
     be.events = [(pd2.tag, MODE_R)]
     np.poll(0)
-    assert pd2.r.ready and not pd2.w.ready
+    assert pd2.r.seq == 1 and pd2.w.seq == 0
     be.events = [(pd2.tag, MODE_R | MODE_W | MODE_ERR)]
     np.poll(0)
     assert pd2.eventerr
@@ -310,15 +310,16 @@ def test_wait_codes_on_a_plain_thread():
     a, b = socket.socketpair()
     try:
         pd = np.open(a.fileno())
-        pd.r.ready = True
-        assert pd.wait(pd.r) == OK and not pd.r.ready        # a pending edge is consumed
-        assert pd.wait(pd.r, time.monotonic() + 0.02) == TIMEOUT
+        seen = pd.r.seq
+        pd.r.seq += 1                                        # an edge since the attempt began
+        assert pd.wait(pd.r, seen) == OK
+        assert pd.wait(pd.r, pd.r.seq, time.monotonic() + 0.02) == TIMEOUT
         b.send(b"x")
-        assert pd.wait(pd.r) == OK                           # the thread polls the fd itself
+        assert pd.wait(pd.r, pd.r.seq) == OK                 # the thread polls the fd itself
         pd.set_deadline(pd.w, -1.0)
-        assert pd.wait(pd.w) == TIMEOUT
+        assert pd.wait(pd.w, pd.w.seq) == TIMEOUT
         pd.evict()
-        assert pd.wait(pd.r) == CLOSING
+        assert pd.wait(pd.r, pd.r.seq) == CLOSING
     finally:
         a.close()
         b.close()
@@ -377,3 +378,26 @@ def test_after_fork_the_child_has_its_own_poller():
     _, status = os.waitpid(pid, 0)
     ln.close()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_an_edge_after_one_attempt_began_is_not_lost_to_another_goroutines_attempt(procs):
+    # polldesc's I/O protocol with two goroutines on one half.  A's recv said EAGAIN; then
+    # an edge came, and B's read (which took the data) began after it.  A's wait must
+    # still return at once: an edge came after A's attempt began.  With one shared ready
+    # bit, cleared before each attempt, B's attempt erased it and A parked (two writers on
+    # one conn: A then sleeps with buffer space free and no edge to come).
+    def main():
+        ln, c, s = tcp_pair()
+        pd, h = s._pd, s._pd.r
+        seen_a = h.seq                          # A, before its syscall
+        with pytest.raises(BlockingIOError):
+            s._sock.recv(10)                    # A: EAGAIN
+        c.write(b"x")
+        netpoll_barrier()                       # the edge has been reported
+        assert s.read(10) == b"x"               # B: reads it (reading h.seq first)
+        code = pd.wait(h, seen_a, time.monotonic() + 5)   # A: must not park
+        for o in (c, s, ln):
+            o.close()
+        return code
+
+    assert run(main, procs) == OK

@@ -184,3 +184,71 @@ def test_report_rejects_files_that_are_not_complete_pyruntime_traces(traced, tmp
         assert r.returncode == 2, name
         assert msg in r.stderr, (name, r.stderr)
         assert r.stderr.startswith("pyruntime report: ") and "Traceback" not in r.stderr, name
+
+
+# --------------------------------------------------------------------------- trace view's check (item 8)
+
+_INCOMPLETE = {"missing": "no such file", "directory": "is a directory", "empty": "the file is empty",
+               "cut in the middle": "truncated", "no closing line": "truncated",
+               "damaged tail": "closing metadata is damaged"}
+
+
+def test_check_complete_rejects_incomplete_traces_like_report(traced, tmp_path):
+    from pyruntime._report import ReportError, check_complete
+
+    check_complete(str(traced))  # a complete trace passes
+    for name, p, _msg in _bad(tmp_path, traced):
+        if name in _INCOMPLETE:
+            with pytest.raises(ReportError) as ei:
+                check_complete(str(p))
+            assert _INCOMPLETE[name] in str(ei.value), (name, str(ei.value))
+            with pytest.raises(ReportError):
+                load(str(p))  # report rejects it too
+        else:
+            check_complete(str(p))  # not a pyruntime trace: not judged, the UI may open it
+
+
+def test_check_complete_names_the_spool_that_recovers_a_truncated_trace(traced, tmp_path):
+    from pyruntime._report import ReportError, check_complete
+
+    cut = tmp_path / "cut.json"
+    full = traced.read_bytes()
+    cut.write_bytes(full[: len(full) // 2])
+    (tmp_path / "cut.json.spool").write_bytes(b"")
+    with pytest.raises(ReportError) as ei:
+        check_complete(str(cut))
+    assert f"`pyruntime trace convert {cut}.spool {cut}`" in str(ei.value)
+
+
+def test_make_server_refuses_a_truncated_trace_before_looking_for_viztracer(traced, tmp_path):
+    from pyruntime import _traceview
+
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(b"".join(traced.read_bytes().splitlines(keepends=True)[:-1]))
+    with pytest.raises(_traceview.ViewerError, match="truncated"):
+        _traceview.make_server(str(cut))
+
+
+def test_trace_view_of_a_truncated_trace_says_so(traced, tmp_path):
+    cut = tmp_path / "cut.json"
+    full = traced.read_bytes()
+    cut.write_bytes(full[: len(full) // 2])
+    # viztracer hidden: the refusal does not depend on it (and comes first).
+    r = cli("trace", "view", str(cut), pre="import sys; sys.modules['viztracer'] = None", timeout=30)
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"pyruntime trace view: {cut}: truncated"), r.stderr
+    assert "pyruntime trace convert" in r.stderr and "http://" not in r.stdout
+    assert "Traceback" not in r.stderr and "viztracer" not in r.stderr
+    r = cli("report", "--no-plots", str(cut), timeout=30)
+    assert r.returncode == 2 and "truncated" in r.stderr  # the same verdict
+
+
+def test_make_server_serves_a_complete_trace(traced):
+    pytest.importorskip("viztracer")
+    from pyruntime import _traceview
+
+    srv, url = _traceview.make_server(str(traced))
+    try:
+        assert url.startswith("http://127.0.0.1:") and srv.trace == str(traced)
+    finally:
+        srv.server_close()

@@ -24,6 +24,11 @@ Where we differ from Go
     * Values are Python objects; a closed channel yields ``None`` (the "zero value").
     * Timer channels (pyruntime.time) are channels with ``_timer`` set: they report
       ``len``/``cap`` 0 and are drained by ``stop``/``reset`` (Go 1.23).
+    * ``chan(n)`` accepts Go's range for a pointer-sized element on a 64-bit machine,
+      ``0 <= n <= MAX_CAP`` (``makechan``: the buffer must fit in ``maxAlloc`` = 2**48
+      bytes less the channel header); beyond it, ``makechan: size out of range`` panics
+      (a ``PanicValueError``).  The buffer is allocated as it fills, as if it were Go's
+      ring, so a large capacity costs nothing until it is used.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ from .futex import Note
 from .g import WaitReason
 
 __all__ = ["chan", "nilchan", "select", "default", "ChanStatistics"]
+
+# Go's makechan limit for 8-byte elements on 64-bit Linux: (maxAlloc - hchanSize) / 8.
+MAX_CAP = ((1 << 48) - 96) // 8
 
 _getcurrent = proc.getcurrent
 _ready = proc.ready
@@ -134,8 +142,9 @@ class chan:
     def __init__(self, size: int = 0) -> None:
         if isinstance(size, bool) or not isinstance(size, int):
             raise TypeError(f"chan: size must be an int, got {type(size).__name__} {size!r}")
-        if size < 0:
-            raise PanicValueError(f"makechan: size out of range ({size}); use chan() or chan(n) with n >= 0")
+        if size < 0 or size > MAX_CAP:
+            raise PanicValueError(f"makechan: size out of range ({size}); use chan() or chan(n) with "
+                                  f"0 <= n <= {MAX_CAP}")
         self._lock = threading.Lock()
         self._cap = size
         self._buf: collections.deque = collections.deque()
@@ -392,6 +401,7 @@ class chan:
             yield v
 
     def statistics(self) -> ChanStatistics:
+        """A snapshot: ``len``, ``cap``, ``closed``, waiting senders and receivers."""
         with self._lock:
             ns = sum(1 for sg in self._sendq if sg.sel is None or not sg.sel._lk.locked())
             nr = sum(1 for sg in self._recvq if sg.sel is None or not sg.sel._lk.locked())

@@ -29,6 +29,10 @@ Invariants
       happens outside that lock, in the kernel, on the word's address, exactly like
       Go's: a wakeup between the check and the sleep is caught by FUTEX_WAIT's value
       comparison.
+    * :class:`RuntimeLock`'s counters are written only by the lock's holder: a waiter
+      counts its spins and sleeps in locals and adds them once it holds the lock, so
+      every count is exact on a free-threaded build too (``+=`` on a shared attribute
+      is a read-modify-write that loses updates without the GIL).
 
 Measured here (2 vCPU KVM, CPython 3.11): futex handoff ≈ ``threading.Lock`` handoff
 (the woken thread must still re-acquire the GIL, which dominates), and spinning never
@@ -56,6 +60,12 @@ __all__ = ["Futex", "Note", "RuntimeLock", "LockStatistics", "HAVE_FUTEX"]
 _FUTEX_WAIT_PRIVATE = 128
 _FUTEX_WAKE_PRIVATE = 129
 _SYS_FUTEX = {"x86_64": 202, "aarch64": 98, "i686": 240, "armv7l": 240}.get(os.uname().machine)
+
+
+# Longer sleeps are untimed: a huge timespec would overflow ``tv_sec`` (ctypes truncates
+# it silently: ``1e300`` became 0 s and an idle M spun) and ``threading`` refuses waits
+# above ``TIMEOUT_MAX``; a sleeper may always wake early, and every caller loops.
+_MAX_SLEEP = 1e9
 
 
 class _Timespec(ctypes.Structure):
@@ -97,6 +107,8 @@ class Futex:
         return self.word.value
 
     def sleep(self, val: int, timeout: float | None = None) -> None:
+        if timeout is not None and timeout >= _MAX_SLEEP:
+            timeout = None  # a timer ~forever away (or inf): callers re-check their deadline
         if self._cond is not None:
             with self._cond:
                 if self.word.value == val:
@@ -253,34 +265,55 @@ class RuntimeLock:
 
     def lock(self) -> None:
         v = self._xchg(_LOCKED)
-        self._acq += 1
         if v == _UNLOCKED:
+            self._acq += 1  # we hold the lock: only the holder writes the counters
             return
-        self._cont += 1
+        self._lock_slow(v)
+
+    def _lock_slow(self, v: int) -> None:
+        # A waiter counts in locals and adds them to the counters once it holds the lock:
+        # several waiters run this loop at once, and ``+=`` on a shared attribute is a
+        # read-modify-write that loses updates without the GIL (module invariants).
+        aspins = pspins = sleeps = wake_ns = wakes = 0
         wait = v
         word = self._f.word
+        cas = self._cas_word
+        got = False
         while True:
             for _ in range(self.active_spin):
-                if word.value == _UNLOCKED and self._cas_word(_UNLOCKED, wait):
-                    return
-                self._aspins += 1
+                if word.value == _UNLOCKED and cas(_UNLOCKED, wait):
+                    got = True
+                    break
+                aspins += 1
                 for _ in range(self.active_spin_cnt):  # procyield
                     pass
+            if got:
+                break
             for _ in range(self.passive_spin):
-                if word.value == _UNLOCKED and self._cas_word(_UNLOCKED, wait):
-                    return
-                self._pspins += 1
+                if word.value == _UNLOCKED and cas(_UNLOCKED, wait):
+                    got = True
+                    break
+                pspins += 1
                 os.sched_yield()
-            v = self._xchg(_SLEEPING)
-            if v == _UNLOCKED:
-                return
+            if got:
+                break
+            if self._xchg(_SLEEPING) == _UNLOCKED:
+                break
             wait = _SLEEPING
-            self._sleeps += 1
+            sleeps += 1
             self._f.sleep(_SLEEPING, None)
             t = self._unlock_t
             if t:
-                self._wake_ns += time.perf_counter_ns() - t
-                self._wakes += 1
+                wake_ns += time.perf_counter_ns() - t
+                wakes += 1
+        # Held now.
+        self._acq += 1
+        self._cont += 1
+        self._aspins += aspins
+        self._pspins += pspins
+        self._sleeps += sleeps
+        self._wake_ns += wake_ns
+        self._wakes += wakes
 
     def unlock(self) -> None:
         v = self._xchg(_UNLOCKED)
@@ -307,4 +340,6 @@ class RuntimeLock:
         self.unlock()
 
     def statistics(self) -> LockStatistics:
+        """The counters.  Each is exact (only the lock's holder adds to them), but a read
+        while other threads use the lock is not one atomic snapshot of all of them."""
         return LockStatistics(self._acq, self._cont, self._aspins, self._pspins, self._sleeps, self._wake_ns, self._wakes)

@@ -69,7 +69,7 @@ class G:
     __slots__ = (
         "_goid", "fn", "args", "kwargs", "_status", "waitreason", "glet", "p", "m",
         "waitsince", "runnable_since", "created_by", "created_at", "exc", "timer",
-        "param", "started_ns", "gcpause_ns", "preempt", "waitkey", "sudog", "__weakref__",
+        "param", "started_ns", "gcpause_ns", "preempt", "nopreempt", "waitkey", "sudog", "__weakref__",
     )
 
     def __init__(self, goid: int, fn: Callable[..., Any] | None, args: tuple, kwargs: dict) -> None:
@@ -92,6 +92,7 @@ class G:
         self.started_ns = 0
         self.gcpause_ns = 0
         self.preempt = False  # sysmon asked this G to yield (Go's g.preempt)
+        self.nopreempt = 0  # depth of debug.nopreempt() sections (Go's m.locks > 0): no async preemption
         self.waitkey: Any = None  # what an outside completer (a syscall M) will wake us for
         self.sudog: Any = None  # chan.py's reusable waiter for plain send/receive
 

@@ -56,6 +56,7 @@ class Histogram:
 
     @property
     def total(self) -> int:
+        """The number of samples (the sum of ``counts``)."""
         return sum(self.counts)
 
     def quantile(self, q: float) -> float:

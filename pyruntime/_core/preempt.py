@@ -26,6 +26,9 @@ Traps (PYTHON_MECHANISMS.md Q2), each handled here:
 * never preempt runtime code: the callback returns at once in any code object of the
   pyruntime package, or when the G is not running user code (scheduler contexts run
   with the parking G's status != running).
+* nor a G inside ``debug.nopreempt()`` (``g.nopreempt > 0``, Go's ``m.locks > 0``): the
+  callback counts the firing in ``deferred`` and returns; the request stays pending and
+  the section's exit honours it.
 * 3.11's attach shares the single per-thread ``sys.settrace`` slot: a debugger or
   coverage tool's tracer on that M is replaced while a request is pending.  3.12+'s
   ``sys.monitoring`` tool id (4, "pyruntime") coexists with them.
@@ -182,6 +185,7 @@ class Preempter:
         self.enabled = available()
         self.fired = 0
         self.requests = 0
+        self.deferred = 0  # hook firings declined inside a debug.nopreempt() section
         self._tramp: int | None = None
         self._settrace: Any = None
         if not self.enabled:
@@ -302,6 +306,9 @@ class Preempter:
         g = getattr(getcurrent(), "_rtg", None)
         if g is None or not g.preempt:
             return
+        if g.nopreempt:
+            self.deferred += 1  # a debug.nopreempt() section: its exit yields
+            return
         if code.co_filename.startswith(_PKG_DIR) or not self.is_safe(g):
             return
         if in_runtime(sys._getframe(2)):
@@ -374,6 +381,9 @@ class Preempter:
                 sys.settrace(None)  # a stale attach: detach (never a user's tracer)
             return None
         code = frame.f_code
+        if g.nopreempt:
+            self.deferred += 1  # a debug.nopreempt() section: its exit yields
+            return self._tracer
         if code.co_filename.startswith(_PKG_DIR) or not self.is_safe(g) or in_runtime(frame):
             return self._tracer
         sys.settrace(None)

@@ -531,8 +531,11 @@ def run_timers(p: P, now: float) -> None:
         if t.seq != tseq or t.p is not p:
             continue  # stopped or reset: a stale entry
         if t.period:
-            t.when = when + t.period * (1 + int((now - when) / t.period))
-            heapq.heappush(h, (t.when, next(_tseq), t, tseq))
+            nxt = when + t.period * (1 + int((now - when) / t.period))
+            if nxt <= now:  # float rounding (or a period below the clock's resolution)
+                nxt = now + max(t.period, MIN_PERIOD)
+            t.when = nxt
+            heapq.heappush(h, (nxt, next(_tseq), t, tseq))
         else:
             t.p = None
             p.ntimers -= 1
@@ -574,6 +577,14 @@ def next_timer(p: P) -> float | None:
 
 _tseq = itertools.count()
 
+# Go's maxWhen (1<<63 - 1 ns): a timer due later (a huge or infinite duration) is armed
+# for then, i.e. it never fires, as Go's ``when()`` saturates an overflowing when.
+MAX_WHEN = (2**63 - 1) / 1e9
+# The shortest period a periodic timer is re-armed with (pyruntime.time floors Ticker
+# periods to it): one firing costs microseconds, and a period below the float clock's
+# resolution would not advance ``when`` at all.
+MIN_PERIOD = 1e-6
+
 
 class Timer:
     """A runtime timer: ``f(arg, when, seq)`` runs on a P's scheduler when ``when``
@@ -592,6 +603,12 @@ class Timer:
 
     def start(self, when: float, period: float = 0.0) -> bool:
         """Arm (or re-arm) the timer on the current P.  Returns True if it was active."""
+        if not when < MAX_WHEN:
+            if when != when:
+                raise ValueError("timer: when is NaN")
+            when = MAX_WHEN
+        if period and period < MIN_PERIOD:
+            period = MIN_PERIOD
         was = self.stop()
         g = getg()
         p = g.m.p if (g is not None and g.m is not None) else None
@@ -986,7 +1003,7 @@ def check_preempt() -> None:
     """Cooperative preemption point, called by ``go()`` (via newproc) when the G has a
     pending request: the G yields here unless the caller is inside the runtime."""
     g = getattr(getcurrent(), "_rtg", None)
-    if g is not None and g.preempt and g._status == Grunning and g is not sched.stw_g:
+    if g is not None and g.preempt and g._status == Grunning and g is not sched.stw_g and not g.nopreempt:
         from .preempt import in_runtime
 
         if in_runtime(sys._getframe(3)):  # the user's frame that called go()

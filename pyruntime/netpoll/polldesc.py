@@ -4,25 +4,24 @@ What it is
 ----------
 A :class:`PollDesc` is the runtime's record for one open file descriptor registered
 with the platform poller (``epoll.py`` / ``kqueue.py``).  It has two halves, read and
-write (:class:`Half`), each with a *ready* bit and the waiters parked on it.  The
+write (:class:`Half`), each with an edge count (*seq*) and the waiters parked on it.  The
 :class:`Netpoller` owns the backend, the table of pollDescs (indexed by *slot*) and the
 count of parked goroutines that the scheduler reads; it implements the contract in
 ``proc.py`` (``poll(timeout) -> list[G]``, ``break_()``, ``waiters``).
 
 Glossary (Go's names in brackets)
-    ready     [pdReady] an edge was reported since the owner last consumed it.  The
-              poller sets it on every event; the I/O path clears it *before* each
-              attempt (Go's ``pollReset``), so an event that arrives after the clear
-              is never lost.
+    seq       [pdReady] how many edges the poller has reported on this half (it adds
+              one per event, under ``pd.lock``).  An I/O path reads it *before* each
+              syscall attempt (``seen = h.seq``, our ``pollReset``) and, only when the
+              syscall itself said EAGAIN, calls ``wait(h, seen)``, which parks only if
+              ``h.seq`` is still ``seen``: an edge that arrived after the attempt began
+              (between EAGAIN and the park included) is never lost, and nobody has to
+              clear anything, so several goroutines on one half cannot erase each
+              other's edges (see *Where we differ*).
     waiters   [rg/wg] ``None``, one G, or a list (G, select waiter or plain-thread
               waiter).  Go allows one G per half because ``fdMutex`` serialises
               readers; we allow several and wake them all (each then retries its
               syscall), which is what concurrent readers of one conn need.
-    drained   pyruntime's addition: the last stream read returned less than asked
-              for, so the socket buffer was empty at that moment and any later data
-              produces a new edge.  The next read parks at once unless ``ready``
-              came back, which saves Go's second, EAGAIN-returning ``read`` per
-              request (libuv does the same with ``UV_HANDLE_READ_PARTIAL``).
     deadline  [rd/wd] 0: none; -1: expired; > 0: a ``time.monotonic()`` instant.
     armed     when this half's deadline timer (a per-P runtime ``Timer``) will fire;
               0 when disarmed.  The timer is armed lazily, when a goroutine parks
@@ -33,20 +32,34 @@ Glossary (Go's names in brackets)
               closed descriptor (already harvested by another M, or coming from a
               dup of the old file) no longer matches and is dropped (Go's ``fdseq``).
 
+I/O protocol (Go's ``internal/poll``: ``fd.Read`` and friends)
+    Every read/write/accept/recvfrom/sendto/connect loop is::
+
+        while True:
+            seen = h.seq
+            try: return syscall()            # data, a short count, b"" at EOF: return it
+            except BlockingIOError: pass     # EAGAIN: the only reason to park
+            if pd.wait(h, seen): raise ...   # CLOSING / TIMEOUT
+
+    A short read or write says nothing about what comes next: the FIN (or an error)
+    may already sit behind the data under the same, already reported edge, so parking
+    after a short read without trying the syscall again waits forever (Go parks only
+    on EAGAIN too).  A short write is followed by another write attempt at once.
+
 Wait protocol (Go's ``netpollblock``)
-    ``wait(half, dl)``: under ``pd.lock``: a pending ``ready`` is consumed and returns
-    at once; ``closing`` -> CLOSING; an expired deadline -> TIMEOUT; otherwise arm the
-    timer, add the G to ``waiters``, count it in ``Netpoller.waiters`` and
-    ``proc.park("IO wait", pd.lock)`` (the lock is released only after the G is marked
-    waiting, so a waker holding the lock always sees a parked G).  Whoever empties
-    ``waiters`` (an event, a deadline timer, a deadline change, close) readies the Gs it
-    took and uncounts them.  After waking: consume ``ready`` -> OK, else report CLOSING
-    or TIMEOUT, else OK (spurious: the caller retries its syscall, as in Go).
+    ``wait(half, seen, dl)``: under ``pd.lock``: ``closing`` -> CLOSING; an expired
+    deadline -> TIMEOUT; ``seq != seen`` (an edge since the attempt began) -> OK at
+    once; otherwise arm the timer, add the G to ``waiters``, count it in
+    ``Netpoller.waiters`` and ``proc.park("IO wait", pd.lock)`` (the lock is released
+    only after the G is marked waiting, so a waker holding the lock always sees a parked
+    G).  Whoever empties ``waiters`` (an event, a deadline timer, a deadline change,
+    close) readies the Gs it took and uncounts them.  After waking: CLOSING, else OK if
+    an edge came, else TIMEOUT if the deadline passed, else OK (spurious: the caller
+    retries its syscall, as in Go).
 
 Invariants
-    * ``ready``, ``waiters``, ``closing``, ``deadline`` and ``armed`` change under
-      ``pd.lock``, except that the owner's I/O path clears ``ready`` without it (a
-      single store before its syscall; see *ready*).
+    * ``seq``, ``waiters``, ``closing``, ``deadline`` and ``armed`` change under
+      ``pd.lock``; I/O paths only read ``seq`` (one load before each syscall).
     * Nobody readies a G while holding ``pd.lock``; Gs found by ``poll`` are returned
       to the scheduler, which readies them.
     * ``Netpoller.waiters`` == the number of goroutines parked on pollDescs; it
@@ -55,6 +68,13 @@ Invariants
       it is never held while a pollDesc lock is taken.
 
 Where we differ from Go, and why
+    * Readiness is an edge *count* read before each attempt, not Go's ``pdReady`` bit
+      cleared by ``pollReset`` and consumed by ``netpollblock``.  Go can clear a shared
+      bit because ``fdMutex`` lets one reader and one writer at a time into an fd; we
+      have no fdMutex, and with a bit, goroutine B's reset (or B's wait consuming it)
+      could erase the edge goroutine A needed between its EAGAIN and its park (two
+      writers on one conn: A parks with buffer space free and no edge to come).  With a
+      count, each attempt judges "an edge since *my* syscall" on its own.
     * PollDesc objects are not recycled (only slots are): a conn closed by one
       goroutine may still be referenced by another, and must keep reporting "closed"
       rather than see a stranger's descriptor.
@@ -110,18 +130,17 @@ def effective(deadline: float, dl: float) -> float:
 class Half:
     """One direction of a pollDesc (Go's rg/rd/rt or wg/wd/wt)."""
 
-    __slots__ = ("pd", "ready", "waiters", "deadline", "armed", "armepoch", "timer", "drained", "write")
+    __slots__ = ("pd", "seq", "waiters", "deadline", "armed", "armepoch", "timer", "write")
 
     def __init__(self, pd: "PollDesc", write: bool) -> None:
         self.pd = pd
         self.write = write
-        self.ready = False
+        self.seq = 0                # edges reported so far (see the glossary)
         self.waiters: Any = None
         self.deadline = 0.0
         self.armed = 0.0
         self.armepoch = 0
         self.timer: Any = None
-        self.drained = False
 
 
 def _timer_fire(h: Half, when: float, seq: Any) -> None:
@@ -192,26 +211,27 @@ class PollDesc:
 
     # ------------------------------------------------------------------ waiting
 
-    def wait(self, h: Half, dl: float = 0.0) -> int:
-        """Park until ``h`` is ready (Go's ``poll_runtime_pollWait``): OK, CLOSING or
-        TIMEOUT.  ``dl`` is an extra per-call deadline (monotonic; 0 = none)."""
+    def wait(self, h: Half, seen: int, dl: float = 0.0) -> int:
+        """Park until an edge newer than ``seen`` (``h.seq`` read before the syscall that
+        returned EAGAIN) is reported on ``h`` (Go's ``poll_runtime_pollWait``): OK,
+        CLOSING or TIMEOUT.  OK at once if that edge came already.  ``dl`` is an extra
+        per-call deadline (monotonic; 0 = none)."""
         g = getattr(_getcurrent(), "_rtg", None)
         if g is None:
-            return self._wait_thread(h, dl)
+            return self._wait_thread(h, seen, dl)
         lk = self.lock
         lk.acquire()
-        if h.ready:
-            h.ready = False
-            lk.release()
-            return OK
         if self.closing:
             lk.release()
             return CLOSING
         eff = effective(h.deadline, dl) if dl else h.deadline
+        if eff and (eff < 0 or monotonic() >= eff):
+            lk.release()
+            return TIMEOUT
+        if h.seq != seen:
+            lk.release()
+            return OK
         if eff:
-            if eff < 0 or monotonic() >= eff:
-                lk.release()
-                return TIMEOUT
             epoch = proc.sched.start_ns
             if not h.armed or eff < h.armed or h.armepoch != epoch:
                 t = h.timer
@@ -232,23 +252,22 @@ class PollDesc:
             if removed:
                 np.addwaiters(-1)
             raise
-        if h.ready:
-            h.ready = False
-            return OK
         if self.closing:
             return CLOSING
+        if h.seq != seen:
+            return OK
         eff = effective(h.deadline, dl) if dl else h.deadline
         if eff and (eff < 0 or monotonic() >= eff):
             return TIMEOUT
         return OK
 
-    def _wait_thread(self, h: Half, dl: float) -> int:
-        """A plain OS thread cannot park: poll(2) the fd and a per-thread eventfd."""
+    def _wait_thread(self, h: Half, seen: int, dl: float) -> int:
+        """A plain OS thread cannot park: poll(2) the fd (level-triggered, so it needs
+        no edge bookkeeping) and a per-thread eventfd."""
         lk = self.lock
         tw = _thread_waiter()
         lk.acquire()
-        if h.ready:
-            h.ready = False
+        if h.seq != seen:
             lk.release()
             return OK
         _link(h, tw)
@@ -265,7 +284,9 @@ class PollDesc:
                     left = -1.0 if eff < 0 else eff - monotonic()
                     if left <= 0:
                         return TIMEOUT
-                    ms = int(left * 1000) + 1
+                    # poll(2) takes an int of ms: a far (or inf) deadline is waited for
+                    # a day at a time (the loop re-checks it).
+                    ms = int(min(left, 86400.0) * 1000) + 1
                 else:
                     ms = -1
                 try:
@@ -449,13 +470,13 @@ class Netpoller:
             rw = ww = None
             if mode & MODE_R:
                 h = pd.r
-                h.ready = True
+                h.seq += 1
                 rw = h.waiters
                 if rw is not None:
                     h.waiters = None
             if mode & MODE_W:
                 h = pd.w
-                h.ready = True
+                h.seq += 1
                 ww = h.waiters
                 if ww is not None:
                     h.waiters = None
