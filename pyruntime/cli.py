@@ -1,6 +1,7 @@
 """The ``pyruntime`` command (also ``python -m pyruntime``).
 
-    pyruntime run [--gomaxprocs N] [--trace OUT [--trace-max-events N]] [--schedtrace MS] FILE [ARGS...]
+    pyruntime run [--gomaxprocs N] [--trace OUT [--trace-max-events N]] [--schedtrace MS]
+                  [--panel [--panel-port N] [--panel-control]] FILE [ARGS...]
     pyruntime report TRACE [--out-dir DIR] [--no-plots] [--top N]
     pyruntime trace view TRACE [--port N] [--browser]
     pyruntime trace convert SPOOL OUT
@@ -10,7 +11,12 @@
 ``run`` executes FILE as ``__main__`` inside the main goroutine.  Its options go before
 FILE; everything after FILE is the program's own ``sys.argv[1:]``, verbatim (``run
 prog.py --trace x`` hands ``--trace x`` to prog.py, as ``python prog.py --trace x`` and
-``go run prog.go --trace x`` do).  A panic or a deadlock exits with status 2, as a Go
+``go run prog.go --trace x`` do).  One exception, SPEC §3.5's synopsis ``pyruntime run
+FILE --panel [--panel-port N] [--panel-control]``: the panel options may also stand right
+after FILE, before the program's first argument (``--`` there ends them: ``run FILE --
+--panel`` hands ``--panel`` to the program).  ``--panel`` starts the live panel
+(``pyruntime.panel``) for the run and prints its URL on stderr; ``--panel-control``
+enables its controls (pause, step, breakpoints, GOMAXPROCS, STW, GC).  A panic or a deadlock exits with status 2, as a Go
 program does; so does a runtime that cannot start (``PYRUNTIME_GOMAXPROCS=abc``,
 ``--gomaxprocs 99999``), with one line ``pyruntime: error: ...`` on stderr.  ``--schedtrace MS`` sets ``PYRUNTIME_DEBUG=schedtrace=MS``
 (Go's ``GODEBUG=schedtrace``) for the runtime, keeping any other keys already there;
@@ -69,6 +75,53 @@ def _with_debug(current: str, key: str, value: int) -> str:
     return ",".join([*items, f"{key}={value}"])
 
 
+def _peel_panel_options(ns: argparse.Namespace) -> str | None:
+    """Move a leading run of --panel/--panel-port N/--panel-control from the program's
+    arguments to pyruntime's (SPEC §3.5's ``run FILE --panel``); a ``--`` there ends
+    them and is dropped.  Returns an error message, or None."""
+    args = ns.args
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--panel":
+            ns.panel = True
+        elif a == "--panel-control":
+            ns.panel_control = True
+        elif a == "--panel-port" or a.startswith("--panel-port="):
+            if a == "--panel-port":
+                if i + 1 >= len(args):
+                    return "--panel-port needs a port number"
+                i += 1
+                v = args[i]
+            else:
+                v = a.split("=", 1)[1]
+            try:
+                ns.panel_port = _port(v)
+            except argparse.ArgumentTypeError as e:
+                return str(e)
+        elif a == "--":
+            i += 1
+            break
+        else:
+            break
+        i += 1
+    ns.args = args[i:]
+    return None
+
+
+_RUN_TAKES_VALUE = {"--gomaxprocs", "--trace", "--trace-max-events", "--schedtrace", "--panel-port"}
+
+
+def _port(s: str) -> int:
+    try:
+        n = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--panel-port must be an integer from 0 to 65535, got {s!r}") from None
+    if not 0 <= n <= 65535:
+        raise argparse.ArgumentTypeError(f"--panel-port must be an integer from 0 to 65535, got {s!r}")
+    return n
+
+
 def _run(ns: argparse.Namespace) -> int:
     import pyruntime as rt
 
@@ -78,6 +131,19 @@ def _run(ns: argparse.Namespace) -> int:
         return _err("run", "--trace-max-events needs --trace OUT")
     if ns.schedtrace is not None:
         os.environ["PYRUNTIME_DEBUG"] = _with_debug(os.environ.get("PYRUNTIME_DEBUG", ""), "schedtrace", ns.schedtrace)
+    panel_opts = _peel_panel_options(ns)
+    if isinstance(panel_opts, str):
+        return _err("run", panel_opts)
+    if ns.panel_port is not None and not (ns.panel or ns.panel_control):
+        return _err("run", "--panel-port needs --panel")
+    pnl = None
+    if ns.panel or ns.panel_control:
+        from . import panel
+
+        try:
+            pnl = panel.start(port=ns.panel_port or 0, control=ns.panel_control)
+        except (OSError, ValueError, RuntimeError) as e:
+            return _err("run", f"--panel: {_msg(e)}")
     if ns.trace:
         try:
             rt.trace.start(ns.trace, max_events=ns.trace_max_events)
@@ -112,6 +178,8 @@ def _run(ns: argparse.Namespace) -> int:
             # by run() in Go's format.
             print(f"pyruntime: error: {_msg(e)}", file=sys.stderr)
     finally:
+        if pnl is not None:
+            pnl.stop()
         if ns.trace and rt.trace.is_tracing():
             try:
                 path = rt.trace.stop()
@@ -212,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="flight recorder: keep only the last N scheduler events in the trace")
     r.add_argument("--schedtrace", type=_positive("--schedtrace"), default=None, metavar="MS",
                    help="print Go's SCHED line to stderr every MS milliseconds (PYRUNTIME_DEBUG=schedtrace=MS)")
+    r.add_argument("--panel", action="store_true", help="serve the live panel on 127.0.0.1 (its URL goes to stderr)")
+    r.add_argument("--panel-port", type=_port, default=None, metavar="N", help="the panel's port (default: a free one)")
+    r.add_argument("--panel-control", action="store_true",
+                   help="the panel with its controls enabled (pause, step, breakpoints, GOMAXPROCS, STW, GC)")
     r.add_argument("file", help="the program (pyruntime's options go before it)")
     r.add_argument("args", nargs=argparse.REMAINDER, help="the program's own arguments (its sys.argv[1:])")
 
@@ -234,7 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("bench", help="run the benchmarks against the peers (from a source checkout); "
                    "every argument after it goes to python -m benchmarks (see pyruntime bench --help)")
 
+    prog_args: list[str] | None = None
+    if argv[:1] == ["run"]:
+        # Split by hand: everything after FILE is the program's, verbatim (argparse's
+        # REMAINDER would eat a "--" and, on some versions, options it knows).
+        i = 1
+        while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
+            opt = argv[i]
+            i += 1 if "=" in opt or opt not in _RUN_TAKES_VALUE else 2
+        if i < len(argv):
+            prog_args = argv[i + 1:]
+            argv = argv[:i + 1]
     ns = ap.parse_args(argv)
+    if prog_args is not None:
+        ns.args = prog_args
     if ns.cmd == "run":
         return _run(ns)
     if ns.cmd == "report":

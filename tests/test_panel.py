@@ -522,3 +522,58 @@ def test_start_errors():
             Panel(port=p.port)
     finally:
         p.stop()
+
+
+# ---------------------------------------------------------------- CLI
+
+CLI_PROG = textwrap.dedent("""
+    import sys
+    import pyruntime as rt
+    from pyruntime import go, chan
+    print("argv", sys.argv[1:], flush=True)
+    c = chan()
+    go(lambda: c.send(rt.syscall(sys.stdin.readline)))
+    c.recv()
+""")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_cli_run_panel_options(tmp_path, where):
+    f = tmp_path / "prog.py"
+    f.write_text(CLI_PROG)
+    opts = ["--panel", "--panel-control"]
+    cmd = [sys.executable, "-m", "pyruntime", "run", *(opts if where == "before" else []), str(f),
+           *(opts if where == "after" else []), "x", "--trace", "y"]
+    pr = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = pr.stderr.readline()
+        m = re.match(r"panel: http://127\.0\.0\.1:(\d+)/\?token=(\S+)$", line.strip())
+        assert m, line
+        assert pr.stdout.readline().strip() == "argv ['x', '--trace', 'y']"
+        def state():
+            c = http.client.HTTPConnection("127.0.0.1", int(m.group(1)), timeout=30)
+            c.request("GET", "/api/state?metrics=0", headers={"Host": f"127.0.0.1:{m.group(1)}",
+                                                              "Authorization": f"Bearer {m.group(2)}"})
+            st = json.loads(c.getresponse().read())
+            c.close()
+            return st
+
+        st = state()
+        assert st["running"] is True and st["panel"]["control"] is True
+        _until(lambda: any(g["status"] == "syscall" for g in state()["goroutines"]), "the reader is in its syscall")
+        out, err = pr.communicate("bye\n", timeout=30)
+        assert pr.returncode == 0, err
+    finally:
+        if pr.poll() is None:
+            pr.kill()
+            pr.communicate()
+
+
+def test_cli_panel_port_errors(tmp_path):
+    f = tmp_path / "prog.py"
+    f.write_text("print('ran')\n")
+    for extra in (["--panel-port", "x", "--panel"], ["--panel-port", "70000", "--panel"], ["--panel-port", "1"]):
+        r = subprocess.run([sys.executable, "-m", "pyruntime", "run", *extra, str(f)], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 2 and "ran" not in r.stdout, (extra, r.stderr)
+        assert "--panel-port" in r.stderr
