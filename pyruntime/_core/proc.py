@@ -877,9 +877,7 @@ def _worker_main(g: G) -> None:
             g.p = m.p  # bind: from now on this G lives on this P/M
             m.p.nbound += 1
         try:
-            fn = g.fn
-            g.fn = None
-            fn(*g.args, **g.kwargs)
+            g.fn(*g.args, **g.kwargs)  # (g.fn stays until _goexit: the G's name for dumps and the panel)
         except GreenletExit:
             _goexit(g, m)
             me._rtg = None
@@ -912,6 +910,7 @@ def _worker_main(g: G) -> None:
 def _goexit(g: G, m: M) -> None:
     m.runlen.record(perf_counter_ns() - m.run_start)
     g._status = Gdead
+    g.fn = None
     g.args = ()
     g.kwargs = {}
     if g.timer is not None:
