@@ -1045,3 +1045,12 @@ def test_timers_before_any_runtime_start_the_implicit_one():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_func_does_not_wrap_a_func_twice():
+    @func
+    def f():
+        defer(lambda: None)
+        return 1
+
+    assert func(f) is f and f() == 1

@@ -107,6 +107,7 @@ _PanicError = Panic  # pygolang's name for the exception panic() raises
 _getcurrent = _proc.getcurrent
 _GreenletExit = _proc.GreenletExit
 _ATTR = "_rt_golang_frames"  # the running greenlet's @func frame stack (a list), while non-empty
+_WRAPPER_CODE: Any = None  # set below, once the first wrapper exists
 
 
 # --------------------------------------------------------------------------- channels
@@ -222,6 +223,9 @@ def _run_defers(frame: _Frame) -> None:
 
 
 def _wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+    if getattr(f, "__code__", None) is _WRAPPER_CODE:
+        return f  # already a @func (a property's getter reused by ``@x.setter``, say)
+
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         glet = _getcurrent()
@@ -276,6 +280,7 @@ def _wrap(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 _WRAPPER_CODE = _wrap(lambda: None).__code__  # every @func wrapper runs this code object
+# (while _wrap builds that first wrapper, _WRAPPER_CODE is the placeholder below)
 
 
 def _func(f: Any) -> Any:
