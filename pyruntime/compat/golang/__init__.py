@@ -69,6 +69,18 @@ What is left out, and why
 * pygolang's traceback-dump patches (its own exception-chain printing for Python 2,
   IPython and pytest): Python 3 prints ``__context__`` chains itself.
 
+Where it differs from pygolang
+==============================
+
+* Bad input gets pyruntime's errors: ``select`` with something that is not a case raises
+  ``TypeError`` naming the case (pygolang: an ``AttributeError`` from its C code); an
+  unknown ``dtype`` raises ``TypeError("chan: invalid dtype ...")`` (pygolang's text is
+  ``"pychan: invalid dtype: ..."``).
+* Tracebacks show this module's frames (``wrapper``, ``_run_defers``) where pygolang's
+  show its own; the exception chains are the same.
+* ``context.with_value`` contexts are not their parent's children internally (they
+  need no cancel bookkeeping); only pygolang's C test hooks could tell.
+
 The defer/recover state belongs to the *goroutine*: it lives on the running greenlet
 (every goroutine has its own; a plain OS thread has its root greenlet), never in a
 thread-local, because many goroutines share one M's thread.  Each ``@func`` call removes
