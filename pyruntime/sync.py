@@ -41,7 +41,7 @@ from typing import Any, Callable
 from ._core import proc
 from ._core.errors import Panic, PanicValueError
 from ._core.g import WaitReason
-from ._core.sema import Sema
+from ._core.sema import Sema as _Sema  # the runtime's internal semaphore: not a public name here
 
 __all__ = ["Mutex", "RWMutex", "WaitGroup", "Once", "Cond", "Locker"]
 
@@ -85,7 +85,7 @@ class Mutex:
         self._starving = False
         self._woken = False
         self._nwait = 0
-        self._sema = Sema(0)
+        self._sema = _Sema(0)
 
     def lock(self) -> None:
         """Lock; if the mutex is held, block until it is available."""
@@ -200,8 +200,8 @@ class RWMutex:
         self._lk = threading.Lock()
         self._reader_count = 0
         self._reader_wait = 0
-        self._writer_sem = Sema(0)
-        self._reader_sem = Sema(0)
+        self._writer_sem = _Sema(0)
+        self._reader_sem = _Sema(0)
 
     def rlock(self) -> None:
         with self._lk:
@@ -307,7 +307,7 @@ class WaitGroup:
         self._lk = threading.Lock()
         self._n = 0
         self._waiters = 0
-        self._sema = Sema(0)
+        self._sema = _Sema(0)
 
     def add(self, delta: int) -> None:
         if isinstance(delta, bool) or not isinstance(delta, int):
@@ -399,12 +399,12 @@ class Cond:
         if not (hasattr(self.L, "lock") and hasattr(self.L, "unlock")):
             raise TypeError("Cond: L must have lock() and unlock() (a sync.Mutex or RWMutex)")
         self._lk = threading.Lock()
-        self._waiters: list[Sema] = []
+        self._waiters: list[_Sema] = []
 
     def wait(self) -> None:
         # Queue before unlocking L (Go's notifyListAdd), so a signal sent between the
         # unlock and the park is not lost.
-        s = Sema(0)
+        s = _Sema(0)
         with self._lk:
             self._waiters.append(s)
         try:
@@ -422,7 +422,7 @@ class Cond:
         finally:
             self.L.lock()
 
-    def _leave(self, s: Sema) -> None:
+    def _leave(self, s: _Sema) -> None:
         """Take the abandoned waiter ``s`` off the queue.  If a signal already chose it,
         pass that wakeup on to the next waiter instead of losing it (a spurious wakeup
         is allowed for a Cond, a lost one is not)."""
@@ -446,3 +446,15 @@ class Cond:
             ws, self._waiters = self._waiters, []
         for s in ws:
             s.release()
+
+
+# --- no public ``Sema`` (begin) -----------------------------------------------------------
+def __getattr__(name: str) -> Any:
+    # ``pyruntime.sync.Sema`` used to be the runtime's internal semaphore (``acquire(reason)``
+    # takes a wait reason, ``release(handoff=)``), reachable by accident; it is not part of
+    # this package's contract.  Say where a user-level semaphore is.
+    if name == "Sema":
+        raise AttributeError("module 'pyruntime.sync' has no attribute 'Sema': for a counting semaphore use "
+                             "pyruntime.compat.golang.sync.Sema(n) (acquire/release) or a buffered chan(n)")
+    raise AttributeError(f"module 'pyruntime.sync' has no attribute {name!r}")
+# --- no public ``Sema`` (end) -------------------------------------------------------------

@@ -143,7 +143,9 @@ class Timer:
             raise TypeError(f"after_func: {f!r} is not callable")
         self._f = f
         self._gen = 0  # bumped (under c's lock) by every stop/reset
-        self.c: Any = None
+        # An after_func timer delivers nothing: its ``c`` is the nil channel (Go's nil C),
+        # so ``select``/``recv`` on it block instead of failing on None.
+        self.c: Any = nilchan
         if f is None:
             self.c = chan(1)
             self.c._timer = self
@@ -159,9 +161,9 @@ class Timer:
 
     def _drain(self) -> bool:
         """Invalidate in-flight firings and drop an undelivered value; True if one was dropped."""
-        c = self.c
-        if c is None:
+        if self._f is not None:  # an after_func timer: c is nilchan, nothing to drain
             return False
+        c = self.c
         with c._lock:
             self._gen += 1
             self._rt.arg = self._gen
@@ -225,7 +227,8 @@ def after(dt: float) -> chan:
 
 
 def after_func(dt: float, f: Callable[[], Any]) -> Timer:
-    """Run ``f()`` in its own goroutine after ``dt`` seconds; ``stop()`` cancels it."""
+    """Run ``f()`` in its own goroutine after ``dt`` seconds; ``stop()`` cancels it.
+    The timer's ``c`` is ``nilchan`` (Go's ``AfterFunc`` timer has a nil ``C``)."""
     return Timer(dt, f)
 
 

@@ -17,9 +17,9 @@ import pytest
 import pyruntime as rt
 from pyruntime import time as gotime
 from pyruntime.compat import golang
-from pyruntime.compat.golang import chan, defer, func, go, nilchan, panic, recover, select
+from pyruntime.compat.golang import chan, default, defer, func, go, nilchan, panic, recover, select
 
-from conftest import EVENTUALLY, Worker, recv_timeout, run
+from conftest import EVENTUALLY, Worker, is_ready, recv_timeout, run, wait_reason
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -364,7 +364,7 @@ def test_nested_func_frames_are_separate():
 
 
 def test_defer_outside_func_and_bad_arguments():
-    with pytest.raises(RuntimeError, match="outside a @func"):
+    with pytest.raises(RuntimeError, match="function test_defer_outside_func_and_bad_arguments uses defer, but not @func"):
         defer(lambda: None)
 
     @func
@@ -525,3 +525,532 @@ def test_chan_isinstance_and_nil():
     assert isinstance(chan(), rt.chan)
     assert issubclass(rt.chan, chan)
     assert not isinstance(42, chan)
+
+
+# --------------------------------------------------------------------------- recover: Go's "directly" rule
+
+def _recover_in_a_helper():
+    return recover()
+
+
+def test_recover_in_a_helper_of_a_deferred_call_stops_nothing():
+    # Go: recover returns nil unless called directly by a deferred function.  A deferred
+    # lambda that calls a helper that calls recover() must not stop the panic.
+    seen = []
+
+    @func
+    def f():
+        defer(lambda: seen.append(_recover_in_a_helper()))
+        panic("boom")
+
+    with pytest.raises(rt.Panic, match="boom"):
+        f()
+    assert seen == [None]
+
+
+def test_recover_in_a_helper_of_a_deferred_func_stops_nothing():
+    seen = []
+
+    @func
+    def handler():
+        seen.append(_recover_in_a_helper())  # handler is deferred; the helper is not
+
+    @func
+    def f():
+        defer(handler)
+        panic("boom")
+
+    with pytest.raises(rt.Panic, match="boom"):
+        f()
+    assert seen == [None]
+
+
+def test_defer_recover_itself_recovers_nothing():
+    # Go: `defer recover()` does not stop a panic (recover is not called *by* a deferred function).
+    @func
+    def f():
+        defer(recover)
+        panic("boom")
+
+    with pytest.raises(rt.Panic, match="boom"):
+        f()
+
+
+def test_recover_directly_in_deferred_functions_methods_and_partials():
+    import functools
+
+    seen = []
+
+    def direct():
+        seen.append(recover())
+
+    class H:
+        def m(self):
+            seen.append(recover())
+
+    def with_arg(tag):
+        seen.append((tag, recover()))
+
+    for d in (direct, H().m, functools.partial(with_arg, "p")):
+        @func
+        def f():
+            defer(d)
+            panic("x")
+
+        assert f() is None
+    assert seen == ["x", "x", ("p", "x")]
+
+
+def test_recover_in_the_body_of_a_func_that_a_deferred_call_calls_stops_nothing():
+    # The deferred lambda calls a @func: that @func is not the deferred function.
+    seen = []
+
+    @func
+    def inner():
+        seen.append(recover())
+
+    @func
+    def f():
+        defer(lambda: inner())
+        panic("boom")
+
+    with pytest.raises(rt.Panic, match="boom"):
+        f()
+    assert seen == [None]
+
+
+def test_defer_from_a_helper_of_a_func_panics():
+    # Only the @func body itself may defer: a helper's deferred call would otherwise run
+    # at its caller's return.  pygolang panics with this text.
+    def helper():
+        defer(lambda: None)
+
+    @func
+    def f():
+        helper()
+
+    with pytest.raises(rt.Panic) as ei:
+        f()
+    assert ei.value.args == ("function helper uses defer, but not @func",)
+    assert isinstance(ei.value, RuntimeError) and isinstance(ei.value, golang._PanicError)
+
+
+# --------------------------------------------------------------------------- exception chains
+
+def _context_chain(e):
+    out = []
+    while e is not None:
+        out.append(str(e))
+        e = e.__context__
+    return out
+
+
+def test_exception_chain_across_deferred_funcs_keeps_the_original():
+    # err is in flight; deferred @func d2 raises from its body and its own deferred d21
+    # raises too; then d1 raises.  Nothing may be lost: d1 -> d21 -> d2 -> err.
+    @func
+    def main():
+        def d1():
+            raise RuntimeError("d1")
+
+        @func
+        def d2():
+            def d21():
+                raise RuntimeError("d21")
+
+            defer(d21)
+            raise RuntimeError("d2")
+
+        defer(d1)
+        defer(d2)
+        raise RuntimeError("err")
+
+    with pytest.raises(RuntimeError, match="^d1$") as ei:
+        main()
+    assert _context_chain(ei.value) == ["d1", "d21", "d2", "err"]
+
+
+def test_exception_chain_when_the_func_is_called_while_handling_an_exception():
+    # Called inside an `except` block: Python sets every new exception's context to the
+    # handled one; the chain built by the body and its deferred calls must survive that.
+    @func
+    def f():
+        def d():
+            raise RuntimeError("d")
+
+        defer(d)
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            raise ValueError("err")  # noqa: B904 - implicit chaining is what is tested
+
+    try:
+        raise OSError("outer")
+    except OSError:
+        with pytest.raises(RuntimeError) as ei:
+            f()
+    assert _context_chain(ei.value) == ["d", "err", "'inner'", "outer"]
+
+
+def test_exception_chain_without_defers_keeps_the_bodys_own_context():
+    @func
+    def f():
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            raise ValueError("err")  # noqa: B904
+
+    try:
+        raise OSError("outer")
+    except OSError:
+        with pytest.raises(ValueError) as ei:
+            f()
+    assert _context_chain(ei.value) == ["err", "'inner'", "outer"]
+
+
+def test_exception_chain_after_recover_does_not_include_the_recovered_panic():
+    @func
+    def f():
+        def d1():
+            raise RuntimeError("d1")
+
+        defer(d1)
+        defer(lambda: recover())
+        panic("p")
+
+    with pytest.raises(RuntimeError) as ei:
+        f()
+    assert _context_chain(ei.value) == ["d1"]
+
+
+# --------------------------------------------------------------------------- @func(Cls) property
+
+def test_func_defines_a_property_with_defer():
+    class Conn:
+        def __init__(self):
+            self.log = []
+            self._v = 1
+
+    @func(Conn)
+    @property
+    def value(self):
+        defer(lambda: self.log.append("get deferred"))
+        return self._v
+
+    @func(Conn)
+    @value.setter
+    def value(self, v):  # noqa: F811 - the property grows a setter
+        defer(lambda: self.log.append("set deferred"))
+        self._v = v
+
+    c = Conn()
+    assert isinstance(Conn.__dict__["value"], property)
+    assert c.value == 1
+    c.value = 5
+    assert c.value == 5
+    assert c.log == ["get deferred", "set deferred", "get deferred"]
+
+
+# --------------------------------------------------------------------------- error / errors / fmt
+
+def test_import_shapes():
+    import pyruntime.compat.golang.errors as gerrors
+    from pyruntime.compat.golang import context as gcontext, errors, fmt, sync as gsync, time as gtime
+
+    assert gerrors is errors is golang.errors
+    assert gsync is golang.sync and gcontext is golang.context and gtime is golang.time and fmt is golang.fmt
+    assert golang.error is errors.error
+
+
+def test_error_type_text_and_values():
+    from pyruntime.compat.golang import error, errors
+
+    e = error("problem")
+    assert str(e) == e.Error() == "problem" and e.Unwrap() is None
+    assert isinstance(e, Exception)
+    assert error(b"caf\xc3\xa9").Error() == "café"
+    assert errors.New("x") == errors.New("x") and hash(errors.New("x")) == hash(error("x"))
+    assert errors.New("x") != errors.New("y")
+    with pytest.raises(ValueError):
+        error()
+    with pytest.raises(TypeError):
+        errors.New(1)
+
+    class OpError(error):
+        def __init__(self, op, err):
+            self.op, self.err = op, err
+
+        def Error(self):
+            return f"{self.op}: {self.err}"
+
+        def Unwrap(self):
+            return self.err
+
+    base = errors.New("unexpected EOF")
+    oe = OpError("read", base)
+    assert str(oe) == "read: unexpected EOF"
+    assert errors.Unwrap(oe) is base and errors.Unwrap(base) is None
+    assert errors.Is(oe, base) and errors.Is(oe, errors.New("unexpected EOF"))
+    assert not errors.Is(oe, errors.New("EOF"))
+    assert errors.As(oe, OpError) is oe and errors.As(oe, KeyError) is None
+    with pytest.raises(TypeError):
+        errors.Is(1, None)
+    with pytest.raises(TypeError):
+        errors.As(oe, "OpError")
+
+
+def test_errorf_wraps_with_w_and_raise_from_counts_as_wrapping():
+    from pyruntime.compat.golang import errors, fmt
+
+    e1 = errors.New("problem")
+    e2 = fmt.Errorf("doing something for %s: %w", "joe", e1)
+    assert str(e2) == "doing something for joe: problem"
+    assert errors.Is(e2, e1) and errors.Unwrap(e2) is e1
+    assert type(e2) is golang.error
+    k = KeyError("k")
+    e3 = fmt.errorf("two: %w, %w", e1, k)  # Go 1.20: several %w
+    assert errors.Unwrap(e3) is None and errors.Is(e3, k) and errors.Is(e3, e1)
+    assert errors.As(e3, KeyError) is k
+    assert str(fmt.Errorf("bad: %w", 3)) == "bad: %!w(int=3)"
+    assert str(fmt.Errorf("none: %w", None)) == "none: %!w(<nil>)"
+    assert str(fmt.Errorf("%d%% of %w", 5, e1)) == "5% of problem"
+
+    try:
+        try:
+            raise e1
+        except golang.error as cause:
+            raise RuntimeError("wrapper") from cause
+    except RuntimeError as w:
+        assert errors.Unwrap(w) is e1 and errors.Is(w, e1)
+
+
+def test_b_and_u_never_fail_and_round_trip():
+    from pyruntime.compat.golang import b, u
+
+    assert b("привет") == "привет".encode() and u("привет".encode()) == "привет"
+    assert b(b"x") == b"x" and u("x") == "x" and b(bytearray(b"y")) == b"y"
+    junk = bytes(range(256))
+    assert b(u(junk)) == junk
+    s = "a\udc80z"
+    assert u(b(s)) == s
+    assert isinstance(b("\ud800"), bytes)  # a lone non-escape surrogate still encodes
+    with pytest.raises(TypeError):
+        b(1)
+    with pytest.raises(TypeError):
+        u(None)
+
+
+# --------------------------------------------------------------------------- sync
+
+def test_pyruntime_sync_has_no_sema_trap():
+    import pyruntime.sync as rsync
+
+    assert not hasattr(rsync, "Sema")
+    with pytest.raises(AttributeError, match=r"compat\.golang\.sync\.Sema"):
+        rsync.Sema  # noqa: B018
+
+
+def test_sema_counts_and_blocks(procs):
+    from pyruntime.compat.golang import sync as gsync
+
+
+    def main():
+        s = gsync.Sema(2)
+        s.acquire()
+        s.acquire()
+        got = chan(1)
+
+        def third():
+            s.acquire()
+            got.send("acquired")
+
+        g = go(third)
+        wait_reason(g, "semacquire")
+        s.release()
+        v = recv_timeout(got)
+        with gsync.Sema() as one:  # default: one unit
+            assert isinstance(one, gsync.Sema)
+        return v
+
+    assert run(main, procs) == "acquired"
+    with pytest.raises(ValueError):
+        golang.sync.Sema(-1)
+
+
+def test_rwmutex_pygolang_names_and_unlock_to_rlock(procs):
+    from pyruntime.compat.golang import sync as gsync
+
+
+    def main():
+        mu = gsync.RWMutex()
+        mu.Lock()
+        mu.UnlockToRLock()  # now a reader: other readers get in, writers wait
+        mu.RLock()
+        mu.RUnlock()
+        done = chan(1)
+
+        def writer():
+            mu.Lock()
+            done.send("w")
+            mu.Unlock()
+
+        g = go(writer)
+        wait_reason(g, ("sync.RWMutex.Lock", "sync.Mutex.Lock"))
+        mu.RUnlock()
+        return recv_timeout(done)
+
+    assert run(main, procs) == "w"
+    mu = golang.sync.RWMutex()
+    with pytest.raises(rt.Panic):
+        mu.UnlockToRLock()
+
+
+def test_workgroup_first_error_cancels_the_others_and_wait_raises_it(procs):
+    from pyruntime.compat.golang import context as gctx, sync as gsync
+
+    class MyError(Exception):
+        pass
+
+    def main():
+        seen = []
+        wg = gsync.WorkGroup(gctx.background())
+
+        def waiter(ctx, tag):
+            ctx.done().recv()
+            seen.append((tag, ctx.err()))
+
+        def failer(ctx):
+            raise MyError("first")
+
+        wg.go(waiter, "w")
+        wg.go(failer)
+        with pytest.raises(MyError, match="first"):
+            wg.wait()
+        assert seen == [("w", gctx.canceled)]
+
+        out = []
+        with gsync.WorkGroup(gctx.background()) as wg2:
+            for i in range(3):
+                wg2.go(lambda ctx, i: out.append(i), i)
+        assert sorted(out) == [0, 1, 2]
+
+        # the block raises: its goroutines are canceled and waited for, its error propagates
+        stopped = []
+        with pytest.raises(KeyError):
+            with gsync.WorkGroup(gctx.background()) as wg3:
+                wg3.go(lambda ctx: (ctx.done().recv(), stopped.append(ctx.err())))
+                raise KeyError("body")
+        assert stopped == [gctx.canceled]
+        return True
+
+    assert run(main, procs) is True
+
+
+# --------------------------------------------------------------------------- context
+
+def test_context_names_and_merge(procs):
+    from pyruntime.compat.golang import context as gctx
+
+    assert gctx.deadlineExceeded is rt.context.deadline_exceeded and gctx.canceled is rt.context.canceled
+
+    def main():
+        bg = gctx.background()
+        k1, k2 = object(), object()
+        p1, cancel1 = gctx.with_cancel(gctx.with_value(bg, k1, "one"))
+        p2, cancel2 = gctx.with_cancel(gctx.with_value(bg, k2, "two"))
+        m, mcancel = gctx.merge(p1, p2)
+        assert m.err() is None and m.value(k1) == "one" and m.value(k2) == "two"
+        assert is_ready(m.done()) is False
+        cancel2()
+        assert recv_timeout(m.done()) is None and m.err() is gctx.canceled
+        # m left both parents: p1 does not keep it as a child
+        assert m not in p1._children
+        cancel1()
+
+        # deadline: the earlier one; err: the parent's
+        t1, c1 = gctx.with_deadline(bg, rt.time.now() + 3600)
+        t2, c2 = gctx.with_timeout(bg, 0.01)
+        m2, c3 = gctx.merge(t1, t2)
+        assert m2.deadline() == t2.deadline()
+        recv_timeout(m2.done())
+        assert m2.err() is gctx.deadlineExceeded
+        c1(), c2(), c3()
+
+        # an already-done parent: merged is done at once
+        m3, c4 = gctx.merge(bg, p2)
+        assert m3.err() is gctx.canceled
+        mcancel(), c4()
+        return True
+
+    assert run(main, procs) is True
+
+
+def test_context_with_value_matches_keys_by_identity():
+    from pyruntime.compat.golang import context as gctx
+
+    class Key:
+        def __init__(self, name):
+            self.name = name
+
+        def __eq__(self, other):
+            return isinstance(other, Key) and other.name == self.name
+
+        __hash__ = None
+
+    k = Key("a")
+    c = gctx.with_value(gctx.background(), k, 1)
+    assert c.value(k) == 1 and c.value(Key("a")) is None
+
+
+# --------------------------------------------------------------------------- time
+
+def test_after_func_timer_channel_is_nilchan(procs):
+    from pyruntime.compat.golang import time as gtime
+
+    def main():
+        fired = chan(1)
+        t = gtime.after_func(EVENTUALLY, lambda: fired.send(1))
+        t2 = gotime.after_func(EVENTUALLY, lambda: None)
+        assert t.c is nilchan and t2.c is nilchan
+        i, _ = select(t.c.recv, default)  # the nil channel never delivers
+        assert i == 1
+        assert t.stop() is True and t2.stop() is True
+        assert t.stop() is False
+        t.reset(0)
+        return recv_timeout(fired)
+
+    assert run(main, procs) == 1
+
+
+def test_timers_before_any_runtime_start_the_implicit_one():
+    # pygolang programs never call run(): a timer made first must work like go() does.
+    code = (
+        "from pyruntime.compat.golang import time, context, chan, select\n"
+        "import pyruntime._core.proc as proc\n"
+        "assert not proc.sched.running\n"
+        "t = time.Timer(0.01)\n"
+        "assert proc.sched.running\n"
+        "v = t.c.recv()\n"
+        "assert isinstance(v, float), v\n"
+        "assert isinstance(time.after(0.01).recv(), float)\n"
+        "ctx, cancel = context.with_timeout(context.background(), 0.01)\n"
+        "ctx.done().recv()\n"
+        "assert ctx.err() is context.deadlineExceeded\n"
+        "c = chan(1)\n"
+        "time.after_func(0.01, lambda: c.send('f'))\n"
+        "assert c.recv() == 'f'\n"
+        "tk = time.Ticker(0.01)\n"
+        "tk.c.recv(); tk.stop()\n"
+        "print('ok')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_func_does_not_wrap_a_func_twice():
+    @func
+    def f():
+        defer(lambda: None)
+        return 1
+
+    assert func(f) is f and f() == 1
