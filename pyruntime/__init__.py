@@ -40,3 +40,13 @@ __all__ = [
     "num_cpu", "syscall", "Panic", "Deadlock", "RuntimeFatal", "G",
     "time", "sync", "context", "debug", "trace", "metrics", "testing", "aio", "monkey", "net",
 ]
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    # ``pyruntime.panel`` on first use: it brings http.server along, which a program
+    # that never serves the panel should not pay for at import.
+    if name == "panel":
+        import importlib
+
+        return importlib.import_module(".panel", __name__)
+    raise AttributeError(f"module 'pyruntime' has no attribute {name!r}")

@@ -42,6 +42,7 @@ PAGES = {
     "trace.md": "pyruntime.trace",
     "metrics.md": "pyruntime.metrics",
     "testing.md": "pyruntime.testing",
+    "panel.md": "pyruntime.panel",
 }
 
 # SPEC §3.3: the shape of pygolang's ``golang`` module that compat.golang must keep.
