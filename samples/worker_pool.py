@@ -2,7 +2,7 @@
 WaitGroup and a results channel; blocking work goes through rt.syscall so the
 P keeps running other goroutines.
 
-    pyruntime run [--gomaxprocs 4] samples/worker_pool.py
+    pyruntime run [--gomaxprocs 4] [--panel-control] samples/worker_pool.py [NJOBS [NWORKERS]]
 """
 
 import hashlib
@@ -55,4 +55,8 @@ def main(njobs: int = 200, nworkers: int = 16) -> None:
 
 
 if __name__ == "__main__":
-    rt.run(main)
+    import sys
+
+    # pyruntime run samples/worker_pool.py [NJOBS [NWORKERS]]
+    args = [int(a) for a in sys.argv[1:3]]
+    rt.run(main, *args)

@@ -41,7 +41,8 @@ function renderBoard(st) {
       "data-status": p.status, "data-parked": parked ? "1" : "0" });
     const head = el("div", { class: "ph" });
     head.append(el("span", {}, "P" + p.id), el("span", { class: "pst", "data-testid": "p-" + p.id + "-status" },
-      (parked ? "parked · " : held.has(p.id) ? "held · " : "") + p.status + " · M" + p.m + " · tick " + p.schedtick));
+      (parked ? (held.has(p.id) ? "parked (held at a transition)" : "parked (idle)") : (held.has(p.id) ? "held · " : "") + p.status) +
+      " · M" + p.m + " · tick " + p.schedtick));
     card.append(head);
     const run = el("div", { class: "slot" }, "running: ");
     run.append(p.curg != null ? gchip(p.curg, "running") : el("span", {}, "—"));
