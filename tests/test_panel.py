@@ -268,9 +268,22 @@ def test_state_schema(ctl):
     assert g["leaked"]["status"] == "waiting" and g["leaked"]["wait_reason"] == "chan receive"
     assert g["leaked"]["created_by"] == 1 and isinstance(g["leaked"]["wait_since"], float)
     assert set(st["counts"]) == {"runnable", "running", "waiting", "syscall"}
+    assert ctl.req("GET", "/api/state?leak=x")[0] == 400
     h = st["metrics"]["/sched/latencies:seconds"]
     assert len(h["counts"]) == len(h["buckets"]) - 1 or len(h["counts"]) == len(h["buckets"])
     assert sum(h["counts"]) > 0
+
+
+def test_leak_suspects_say_on_what_and_who_could_wake_them(ctl):
+    st = ctl.state()
+    st, js, _, _ = ctl.req("GET", "/api/state?metrics=0&leak=0")
+    assert st == 200
+    g = {r["fn"].rsplit(":", 1)[-1]: r for r in js["goroutines"]}
+    leak = g["leaked"]["leak"]
+    assert leak["on"].startswith("chan(") and leak["wakers"] == [] and "leaked" in leak["verdict"]
+    # the main goroutine waits in a select whose timer will fire
+    assert "timer" in g["main"]["leak"]["wakers"]
+    assert all("leak" not in r for r in ctl.req("GET", "/api/state?metrics=0&leak=-1")[1]["goroutines"])
 
 
 # ---------------------------------------------------------------- SSE

@@ -136,3 +136,10 @@ def test_stw_reports_measured_pause(page):
     page.click("[data-testid=btn-stw]")
     _wait(page, "document.querySelector('[data-testid=ctl-result]').textContent.includes('measured pause')")
     assert page.errors == []
+
+
+def test_leaked_goroutine_is_flagged_in_the_table(page):
+    page.fill("#in-leak", "0")
+    _wait(page, "document.querySelectorAll('[data-testid=gtable] tr[data-leak=\"1\"]').length >= 1")
+    row = page.locator("[data-testid=gtable] tr[data-leak='1']").first
+    assert "leaked" in row.inner_text() and "chan receive" in row.inner_text()

@@ -171,7 +171,17 @@ class Panel:
         name = path[5:]
         if name == "state" and method == "GET":
             with_metrics = (query.get("metrics") or ["1"])[-1] != "0"
-            st = _state.snapshot(self.collector.seq, self.gate.closed, self.gate.hit, with_metrics)
+            leak: float | None = 5.0
+            if "leak" in query:
+                try:
+                    leak = float(query["leak"][-1])
+                except ValueError:
+                    raise BadRequest(400, "leak must be a number of seconds (a negative one: no leak analysis)") from None
+                if leak != leak:
+                    raise BadRequest(400, "leak must be a number of seconds")
+                if leak < 0:
+                    leak = None
+            st = _state.snapshot(self.collector.seq, self.gate.closed, self.gate.hit, with_metrics, leak)
             st["panel"] = {"control": self.control, "dropped": self.collector.dropped,
                            "edges": self.collector.edges, "kinds": dict(self.collector.kinds),
                            "held": self.gate.held_list(), "cpu_ns": self.collector.cpu_ns,

@@ -104,7 +104,14 @@ def _syscall_ms() -> list[dict]:
     return out
 
 
-def goroutine_rows() -> list[dict]:
+MAX_SUSPECTS = 32
+
+
+def goroutine_rows(leak_after: float | None = 5.0) -> list[dict]:
+    """One row per goroutine; one blocked at least ``leak_after`` seconds also gets
+    ``"leak"``: on what it waits and who could still wake it (``_leak.detail``)."""
+    from . import _leak
+
     now_ns = time.perf_counter_ns()
     wall = time.time()
     rows = []
@@ -112,16 +119,33 @@ def goroutine_rows() -> list[dict]:
     if len(_names) > 2 * len(live) + 64:
         for k in [k for k in _names if k not in live]:
             _names.pop(k, None)
+    nsus = 0
     for goid, g in sorted(live.items()):
         st = g._status
         ws = None
         if st in (Gwaiting, Gsyscall) and g.waitsince:
             ws = wall - max(0, now_ns - g.waitsince) / 1e9  # debug.goroutines()' clock
-        rows.append({"goid": goid, "status": STATUS_NAMES.get(st, "?"),
-                     "wait_reason": g.waitreason if st in (Gwaiting, Gsyscall) else "",
-                     "wait_since": ws, "home_p": g.p.id if g.p is not None else None,
-                     "created_by": g.created_by, "fn": g_name(g)})
+        row = {"goid": goid, "status": STATUS_NAMES.get(st, "?"),
+               "wait_reason": g.waitreason if st in (Gwaiting, Gsyscall) else "",
+               "wait_since": ws, "home_p": g.p.id if g.p is not None else None,
+               "created_by": g.created_by, "fn": g_name(g), "created_at": _where(g.created_at)}
+        if (leak_after is not None and st == Gwaiting and ws is not None and wall - ws >= leak_after
+                and nsus < MAX_SUSPECTS):
+            row["leak"] = _leak.detail(g)
+            nsus += 1
+        rows.append(row)
     return rows
+
+
+def _where(at: Any) -> str | None:
+    """``created_at`` (the creator's code object and line) as "file:line", or None."""
+    if at is None:
+        return None
+    try:
+        code, line = at
+        return f"{code.co_filename}:{line}"
+    except (TypeError, ValueError, AttributeError):
+        return str(at)
 
 
 def _jsonable(v: Any) -> Any:
@@ -145,11 +169,12 @@ def metrics_snapshot() -> dict:
         return {"error": str(e)}
 
 
-def snapshot(seq: int, paused: bool, breakpoint: Any, with_metrics: bool = True) -> dict:
+def snapshot(seq: int, paused: bool, breakpoint: Any, with_metrics: bool = True,
+             leak_after: float | None = 5.0) -> dict:
     s = proc.sched
     ps = [_p_state(p) for p in list(s.allp)]
     ms = [_m_state(m) for m in list(s.allm)] + _syscall_ms()
-    gs = goroutine_rows() if s.running else []
+    gs = goroutine_rows(leak_after) if s.running else []
     counts = {"runnable": 0, "running": 0, "waiting": 0, "syscall": 0}
     for r in gs:
         if r["status"] in counts:

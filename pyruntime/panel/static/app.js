@@ -233,11 +233,16 @@ function renderTable(st) {
     if (leak) leaks++;
     if (only && !leak) continue;
     if (n++ > 500) break;
-    const tr = el("tr", { class: leak ? "leak" : "", "data-testid": "g-" + g.goid, "data-status": g.status });
-    for (const v of [g.goid, g.status, g.wait_reason || "", blocked != null ? fmt(blocked) : "", g.home_p ?? "", g.created_by || "", g.fn]) tr.append(el("td", {}, String(v)));
+    const L = g.leak;
+    const dead = L && L.wakers && L.wakers.length === 0 && L.on;
+    const tr = el("tr", { class: dead ? "leak" : leak ? "suspect" : "", "data-testid": "g-" + g.goid, "data-status": g.status,
+      "data-leak": dead ? "1" : "0" });
+    const wake = L ? (L.on ? L.on + " — " : "") + (dead ? "nobody can wake it: leaked" : L.wakers && L.wakers.length ? "could be woken by " + L.wakers.map((w) => typeof w === "number" ? "G" + w : w).join(", ") : L.verdict) : "";
+    for (const v of [g.goid, g.status, g.wait_reason || "", blocked != null ? fmt(blocked) : "", g.home_p ?? "", g.created_by || "", g.fn, g.created_at || "", wake]) tr.append(el("td", {}, String(v)));
     tb.append(tr);
   }
-  $("gcount").textContent = st.goroutines.length + " goroutines, " + leaks + " leak suspects (blocked ≥ " + leakS + " s)";
+  const dead = st.goroutines.filter((g) => g.leak && g.leak.on && g.leak.wakers && g.leak.wakers.length === 0).length;
+  $("gcount").textContent = st.goroutines.length + " goroutines, " + leaks + " blocked ≥ " + leakS + " s, " + dead + " leaked (nothing can wake them)";
 }
 
 // ---------------------------------------------------------------- loop
@@ -246,7 +251,8 @@ let tick = 0;
 async function poll() {
   try {
     const withMetrics = tick++ % 3 === 0;
-    const st = await api("/api/state" + (withMetrics ? "" : "?metrics=0"));
+    const leakS = Number($("in-leak").value || 5);
+    const st = await api("/api/state?leak=" + leakS + (withMetrics ? "" : "&metrics=0"));
     if (!withMetrics && P.state) st.metrics = P.state.metrics;
     else if (withMetrics) { pushHist(st.metrics["/sched/latencies:seconds"], "sched"); pushHist(st.metrics["/sched/syscall/latencies:seconds"], "sys"); }
     P.state = st; P.control = st.panel.control; P.edges = st.panel.edges || {};
