@@ -427,6 +427,7 @@ def test_step_is_exactly_one_transition(ctl):
             assert st == 200 and s["stepped"] is True, s
             ev = s["event"]
             assert ev["seq"] == seq + 1 and s["seq"] == seq + 1
+            assert s["kind"] == ev["kind"] and s["g"] == ev["g"]  # the answer is the event
             assert ev["kind"] in {"GoCreate", "GoStart", "GoBlock", "GoUnblock", "GoStop", "Preempt",
                                   "GoSyscallBegin", "GoSyscallEnd", "GoDestroy", "Steal"}
             seq += 1
@@ -517,6 +518,30 @@ def test_gomaxprocs_stw_gc(ctl):
     assert r["requested_ms"] == 5 and r["pause_ms"] >= 5 and r["held_ms"] >= 5
     st, r, _, _ = ctl.req("POST", "/api/gc", {})
     assert st == 200 and isinstance(r["collected"], int)
+
+
+def test_panel_started_inside_a_running_runtime_and_across_runs():
+    import pyruntime as rt
+    from pyruntime import chan, go, panel
+
+    seen = []
+
+    def main():
+        p = panel.start(quiet=True)
+        try:
+            c = chan()
+            go(lambda: [c.send(i) for i in range(100)])
+            for _ in range(100):
+                c.recv()
+            p.collector.sync()
+            st = p.collector.seq
+            seen.append((st, p.port))
+        finally:
+            p.stop()
+
+    rt.run(main, gomaxprocs=1)
+    rt.run(main, gomaxprocs=2)
+    assert len(seen) == 2 and all(seq >= 100 for seq, _ in seen), seen  # a hand-off per value at least
 
 
 def test_start_errors():

@@ -262,7 +262,8 @@ class Panel:
             return {"stepped": False, "event": None, "note": note}
         ev = self.collector.wait_numbered(rec, timeout=2.0)
         self.collector.sync()
-        return {"stepped": True, "event": ev, "note": note, "seq": self.collector.seq}
+        # The answer is that event (its fields at the top), plus what the step did.
+        return {**(ev or {}), "stepped": True, "event": ev, "note": note, "seq": self.collector.seq}
 
     def _ctl_gomaxprocs(self, body: dict) -> dict:
         self._need_runtime()
