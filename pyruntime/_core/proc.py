@@ -370,6 +370,72 @@ def _runqputslow(p: P, g: G) -> None:
         sched.runq.extend(batch)
 
 
+def _runqput_new(p: P, g: G) -> None:
+    """newproc's ``runqput(p, g, next=True)``, with placement (essay: "Placement at
+    go()").  ``g`` goes to ``runnext`` as in Go.  An unstarted G it pushes out of
+    ``runnext`` goes, while some P is idle, to the least-loaded idle P holding fewer
+    queued Gs than ``p`` (its M is woken and takes it as it leaves idle), else to
+    ``p``'s tail."""
+    p.lock.acquire()
+    q = p.runq
+    old = p.runnext
+    p.runnext = g
+    if old is None:
+        if not q:
+            p.stall_t0 = g.runnable_since
+        p.lock.release()
+        return
+    if old.glet is None and sched.npidle:
+        cands = _idle_targets(p, len(q) + 1)
+        if cands:
+            p.lock.release()
+            for v in cands:
+                if _handoff(v, old, p):
+                    return
+            runqput(p, old, False)
+            return
+    if old.glet is None and len(q) >= RUNQ_SIZE:
+        p.lock.release()
+        _runqputslow(p, old)
+        return
+    q.append(old)
+    p.lock.release()
+
+
+def _idle_targets(p: P, load: int) -> list[P]:
+    """Idle Ps (not ``p``, not retiring or stopped) with fewer queued Gs than ``load``,
+    least loaded first (ties: lowest id).  Read without their locks: a hint that
+    ``_handoff`` confirms."""
+    out = []
+    for v in sched.allp:
+        if v.idle and v is not p and not v.dead and not v.stopped:
+            n = len(v.runq) + (v.runnext is not None)
+            if n < load:
+                out.append((n, v.id, v))
+    if len(out) > 1:
+        out.sort(key=lambda t: (t[0], t[1]))
+    return [t[2] for t in out]
+
+
+def _handoff(v: P, g: G, src: P) -> bool:
+    """Queue the unstarted ``g`` on ``v`` if ``v`` is still idle, and wake its M.  An
+    idle P is never a steal victim and its M takes its queue's head as it leaves idle
+    (``_leave_idle``, under ``v.lock``), so ``g`` first runs on ``v``."""
+    v.lock.acquire()
+    if not v.idle or v.dead or v.stopped or sched.gcwaiting:
+        v.lock.release()
+        return False
+    q = v.runq
+    if not q and v.runnext is None:
+        v.stall_t0 = g.runnable_since or perf_counter_ns()
+    q.append(g)
+    v.lock.release()
+    if _tput is not None:
+        _tput(("Handoff", perf_counter_ns(), g._goid, v.id, src.id))
+    _wakem(v.m)
+    return True
+
+
 def _wakem(m: M) -> None:
     """Wake an M sleeping on its note, or blocked in the netpoller (Go's notewakeup /
     netpollBreak)."""
@@ -483,8 +549,8 @@ def _steal_work(p: P) -> G | None:
 
 def _any_stealable(p: P) -> bool:
     for v in sched.allp:
-        if v is p:
-            continue
+        if v is p or v.idle:
+            continue  # an idle P's queue is its own M's (runqput/_handoff woke it)
         v.lock.acquire()
         found = any(g.glet is None for g in v.runq) or (v.runnext is not None and v.runnext.glet is None)
         v.lock.release()
@@ -1115,6 +1181,10 @@ def _schedule(m: M) -> None:
 
 def _find_runnable(m: M) -> tuple[G | None, bool]:
     p = m.p
+    if p.idle:  # a new M: its P was born idle (``_start``, ``procresize``)
+        r = _leave_idle(m, p)
+        if r is not None:
+            return r
     while True:
         if sched.stopping:
             return None, False
@@ -1196,19 +1266,43 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
                 else:
                     m.note.sleep(left)
             p.sleep_until = None
-        with sched.lock:
-            if p in sched.pidle:
-                sched.pidle.remove(p)
-                sched.npidle -= 1
-            sched.deadsuspect = 0.0  # progress: a deadlock suspicion starts over
-        p.lock.acquire()
-        p.idle = False
-        p.lock.release()
+        r = _leave_idle(m, p)
         if polled:
             _inject(polled)  # after un-idling: readying onto our own P must not wake us again
-        sm = sched.sysmon
-        if sm is not None and sm.deep:
-            sm.wake()
+        if r is not None:
+            return r
+
+
+def _leave_idle(m: M, p: P) -> tuple[G, bool] | None:
+    """The M of idle ``p`` resumes: ``p`` leaves the idle list and, in the same ``p.lock``
+    hold that clears ``p.idle``, the M takes the head of its queue (a G handed to this
+    idle P by ``_handoff``), so no other P can steal it in between."""
+    with sched.lock:
+        if p in sched.pidle:
+            sched.pidle.remove(p)
+            sched.npidle -= 1
+        sched.deadsuspect = 0.0  # progress: a deadlock suspicion starts over
+    r = None
+    p.lock.acquire()
+    p.idle = False
+    # (gcwaiting is read under p.lock: stop_the_world sets it before it marks idle Ps
+    # stopped under their lock, so a P it stopped never runs here.)
+    if (p.runnext is not None or p.runq) and not sched.gcwaiting and not sched.stopping and not p.dead:
+        gp = p.runnext
+        if gp is not None:
+            p.runnext = None
+            r = gp, True
+        else:
+            r = p.runq.popleft(), False
+        if not p.runq and p.runnext is None:
+            p.stall_ns += perf_counter_ns() - p.stall_t0
+    p.lock.release()
+    sm = sched.sysmon
+    if sm is not None and sm.deep:
+        sm.wake()
+    if r is not None and m.spinning:
+        _resetspinning(m)
+    return r
 
 
 def _checkdead() -> bool:
@@ -1356,7 +1450,10 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
         g.runnable_since = perf_counter_ns()
         if _tput is not None:
             _tput(("GoCreate", g.runnable_since, g._goid, p.id, (cur._goid, fn)))
-        runqput(p, g, True)
+        if p.dead:
+            runqput(p, g, True)
+        else:
+            _runqput_new(p, g)
         if sched.npidle and not sched.nmspinning:
             wakep()
         return g
@@ -1681,6 +1778,8 @@ def _start(gomaxprocs: int | None, implicit: bool, pin_cpus: bool = False) -> G:
         m = M(i, p)
         p.m = m
         sched.allm.append(m)
+        if i:
+            _born_idle(p)
     m0 = sched.allm[0]
     m0.is_m0 = True
     sched.m0 = m0
@@ -1711,6 +1810,15 @@ def _start(gomaxprocs: int | None, implicit: bool, pin_cpus: bool = False) -> G:
     if implicit:
         atexit.register(_atexit)
     return main
+
+
+def _born_idle(p: P) -> None:
+    """A P whose M has not started yet is idle (its M will look at its queue first, as
+    one woken from its note does), so ``go()`` can hand it work before that M first
+    gets the GIL.  Called under ``sched.lock`` or before the runtime runs."""
+    p.idle = True
+    sched.pidle.append(p)
+    sched.npidle += 1
 
 
 def _start_sysmon() -> None:
@@ -2154,6 +2262,7 @@ def procresize(n: int) -> int:
                     active.append(p)
                     sched.allm = sched.allm + [m]
                     start.append(m)
+                    _born_idle(p)
                 sched.allp = allp  # copy-on-write: readers iterate a stable list
             elif n < len(active):
                 for p in sorted(active, key=lambda q: q.id, reverse=True):
