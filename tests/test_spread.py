@@ -3,12 +3,13 @@
 A G is bound for life to the P that first runs it (SPEC 1.1), so the P a G *starts*
 on is the only chance to spread work.  Under the GIL the creating M keeps running and
 used to start every new G itself before a woken M got the GIL: a pool of workers
-started together all lived on P0.  Now the unstarted G that a newer one pushes out of
+started together all lived on P0.  Now an unstarted G that a newer one pushes out of
 ``runnext`` is handed to an idle P (the least loaded, if it holds less than the
-creator), and an idle P's M takes what it was handed as it leaves idle.  The newest G
-stays in the creator's ``runnext``: create-then-block keeps its locality.
+creator) once the creator's queue already holds a G, and an idle P's M takes what it
+was handed as it leaves idle.  The creator keeps its two newest Gs: create-then-block
+and a pair started together keep their locality.
 
-Both tests are deterministic: they wait (by polling runtime state) until P1-P3 are
+The tests are deterministic: they wait (by polling runtime state) until P1-P3 are
 idle, and from then on the placement is a decision taken inside ``go()``.
 """
 
@@ -52,9 +53,11 @@ def test_workers_started_together_spread_over_idle_ps():
 
     homes = rt.run(main, gomaxprocs=4)
     assert None not in homes, homes
-    # The first worker was pushed out of P0's runnext by the second while P1-P3 were
-    # idle: it was handed to one of them (or stolen by a spinning M), never run on P0.
-    assert homes[0] != 0, homes
+    # The second worker was pushed out of P0's runnext by the third while the first
+    # was queued on P0 and (at least two of) P1-P3 were idle (go() wakes at most one
+    # spinning M): it was handed to an idle P, or stolen by the spinning M, never run
+    # on P0.
+    assert homes[1] != 0, homes
     assert len(set(homes)) > 1, homes
 
 
@@ -78,3 +81,47 @@ def test_newest_goroutine_stays_in_creators_runnext():
         return placed
 
     assert rt.run(main, gomaxprocs=4) == [False] * 4
+
+
+def _on_idle_p(g, p0) -> bool:
+    return any(g in p.runq for p in proc.sched.allp if p is not p0 and p.idle)
+
+
+@pytest.mark.timeout(60)
+def test_pair_started_together_stays_on_the_creators_p():
+    """``go a; go b``: the older of the two is pushed out of runnext onto the creator's
+    (empty) tail, not handed to an idle P: a producer/consumer pair started together
+    keeps talking on one M."""
+
+    def main():
+        wait_until(_others_idle, what="P1-P3 idle")
+        p0 = proc.getg().m.p
+        ch, done = chan(), chan()
+        placed = []
+        for _ in range(4):
+            a = go(lambda: [ch.send(i) for i in range(3)])
+            b = go(lambda: done.send(sum(ch.recv() for _ in range(3))))
+            # each is in P0's runnext or queue, or a spinning M stole it (and runs it):
+            # neither is queued on an idle P.
+            placed.append(_on_idle_p(a, p0) or _on_idle_p(b, p0))
+            assert done.recv() == 3
+        return placed
+
+    assert rt.run(main, gomaxprocs=4) == [False] * 4
+
+
+def test_placego_0_turns_placement_off(monkeypatch):
+    """``PYRUNTIME_DEBUG=placego=0``: Go's placement (the third G, pushed out of
+    runnext, goes to the creator's tail)."""
+    monkeypatch.setenv("PYRUNTIME_DEBUG", "placego=0")
+
+    def main():
+        wait_until(_others_idle, what="P1-P3 idle")
+        p0 = proc.getg().m.p
+        gate = chan()
+        gs = [go(gate.recv) for _ in range(3)]
+        placed = [_on_idle_p(g, p0) for g in gs]
+        gate.close()
+        return proc.sched.placego, placed
+
+    assert rt.run(main, gomaxprocs=4) == (False, [False] * 3)

@@ -36,11 +36,37 @@ Invariants
       ``sched.noutside`` and the global queue change only under ``sched.lock``.
       ``checkdead`` runs under ``sched.lock``.
     * A bound G is never put on the global queue or another P's queue.
+    * An idle P's queue is its own M's: nobody steals from an idle P, and its M takes the
+      queue's head in the same ``p.lock`` hold that clears ``p.idle`` (``_leave_idle``).
+      A P whose M has not started yet is idle.
 
 Where we differ from Go, and why
     * Binding (SPEC §1.1): greenlets are thread-bound, so ``ready`` always queues a G on
       its home P, ``Gosched`` and preemption put it on its home P's tail (not the global
       queue), and stealing and the global queue carry unstarted Gs only.
+    * Placement at ``go()``.  Binding makes the P a G first runs on the only chance to
+      spread work.  Go puts the new G in the creator's ``runnext`` and calls ``wakep``;
+      a spinning M steals it (or what it pushed to the tail) within microseconds.  Here
+      the creating M keeps the GIL and starts every new G itself before a woken M gets
+      the GIL (up to the 1 ms switch interval), and binding made that permanent:
+      ``samples/worker_pool.py --gomaxprocs 4`` ran all 16 workers on P0.  So
+      ``newproc`` (``_runqput_new``) keeps Go's ``runnext`` for the new G, and an
+      *unstarted* G that the new one pushes out of ``runnext`` goes to the creator's
+      tail as in Go *unless* that tail already holds a G and some P is idle: then to
+      the least-loaded idle P holding fewer queued Gs than the creator (ties: lowest
+      id), whose M is woken (``_handoff``).  The handed G first runs on the P it was
+      handed to (the idle-P invariant above).  A burst of ``go()`` is so balanced over
+      the creator and the idle Ps, while the creator keeps its two newest Gs:
+      create-then-block (ping-pong, the sieve) still runs the new G here and inherits
+      the time slice, and ``go a; go b; wait`` keeps a pair that talks to each other on
+      one M.  That pair is why the tail must hold a G first: split over two Ms, each of
+      its messages is a cross-thread wake-up under the GIL (measured: 8x the round-trip
+      time, 10x the CPU).  Gs from the third on are spread, so a pipeline of three Gs
+      started together can be split; ``PYRUNTIME_DEBUG=placego=0`` turns placement off
+      (Go's behaviour).  Ps whose M has not started are born idle, so this works at
+      program start too.  Traced as ``Handoff``.  A burst of tiny Gs pays a scan of
+      ``allp`` per ``go()`` and runs most of them on other Ms (HACKING.md, "Measured
+      decisions", has the numbers).
     * runq: a ``deque`` under a per-P ``threading.Lock`` instead of Go's lock-free
       256-slot ring: Python has no CAS, and bound Gs readied by other Ms make the queue
       multi-producer.  RUNQ_SIZE (256) still bounds how many *unstarted* Gs stay local;
@@ -261,6 +287,7 @@ class _Sched:
         self.nmspinning = 0
         self.nsyscall = 0
         self.noutside = 0
+        self.placego = True      # newproc's placement on idle Ps (PYRUNTIME_DEBUG=placego=0: off)
         self.gcwaiting = False   # stop-the-world requested: Ms park at their next safe point
         self.stw_owner: M | None = None
         self.stw_g: G | None = None
@@ -373,9 +400,9 @@ def _runqputslow(p: P, g: G) -> None:
 def _runqput_new(p: P, g: G) -> None:
     """newproc's ``runqput(p, g, next=True)``, with placement (essay: "Placement at
     go()").  ``g`` goes to ``runnext`` as in Go.  An unstarted G it pushes out of
-    ``runnext`` goes, while some P is idle, to the least-loaded idle P holding fewer
-    queued Gs than ``p`` (its M is woken and takes it as it leaves idle), else to
-    ``p``'s tail."""
+    ``runnext`` goes to ``p``'s tail, unless that tail already holds a G and some P is
+    idle: then to the least-loaded idle P holding fewer queued Gs than ``p`` (its M is
+    woken and takes it as it leaves idle).  So ``go a; go b; wait`` keeps both here."""
     p.lock.acquire()
     q = p.runq
     old = p.runnext
@@ -385,7 +412,7 @@ def _runqput_new(p: P, g: G) -> None:
             p.stall_t0 = g.runnable_since
         p.lock.release()
         return
-    if old.glet is None and sched.npidle:
+    if old.glet is None and q and sched.npidle and sched.placego:
         cands = _idle_targets(p, len(q) + 1)
         if cands:
             p.lock.release()
@@ -426,13 +453,15 @@ def _handoff(v: P, g: G, src: P) -> bool:
         v.lock.release()
         return False
     q = v.runq
-    if not q and v.runnext is None:
+    first = not q and v.runnext is None
+    if first:
         v.stall_t0 = g.runnable_since or perf_counter_ns()
     q.append(g)
     v.lock.release()
     if _tput is not None:
         _tput(("Handoff", perf_counter_ns(), g._goid, v.id, src.id))
-    _wakem(v.m)
+    if first:  # (an idle P with a queue has a wake-up pending: whoever queued woke it)
+        _wakem(v.m)
     return True
 
 
@@ -1708,7 +1737,7 @@ def _check_procs(n: Any) -> int:
     return n
 
 
-DEBUG_KEYS = ("schedtrace", "scheddetail", "asyncpreemptoff", "blockreport", "sysmon")
+DEBUG_KEYS = ("schedtrace", "scheddetail", "asyncpreemptoff", "blockreport", "sysmon", "placego")
 
 
 def parse_debug(v: str) -> dict[str, int]:
@@ -1762,6 +1791,7 @@ def _start(gomaxprocs: int | None, implicit: bool, pin_cpus: bool = False) -> G:
     dbg = parse_debug(os.environ.get("PYRUNTIME_DEBUG", ""))
     sched.reset()
     sched.debug = dbg
+    sched.placego = dbg.get("placego", 1) != 0
     sched.implicit = implicit
     sched.gomaxprocs = n
     sched.pin_cpus = []
