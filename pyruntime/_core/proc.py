@@ -413,12 +413,16 @@ def _runqput_new(p: P, g: G) -> None:
         p.lock.release()
         return
     if old.glet is None and q and sched.npidle and sched.placego:
-        cands = _idle_targets(p, len(q) + 1)
-        if cands:
+        load = len(q) + 1
+        v = _idle_target(p, load)
+        if v is not None:
             p.lock.release()
-            for v in cands:
+            for _ in range(len(sched.allp)):
                 if _handoff(v, old, p):
                     return
+                v = _idle_target(p, load)  # v left idle meanwhile: the next one
+                if v is None:
+                    break
             runqput(p, old, False)
             return
     if old.glet is None and len(q) >= RUNQ_SIZE:
@@ -429,19 +433,17 @@ def _runqput_new(p: P, g: G) -> None:
     p.lock.release()
 
 
-def _idle_targets(p: P, load: int) -> list[P]:
-    """Idle Ps (not ``p``, not retiring or stopped) with fewer queued Gs than ``load``,
-    least loaded first (ties: lowest id).  Read without their locks: a hint that
+def _idle_target(p: P, load: int) -> P | None:
+    """The least-loaded idle P (not ``p``, not retiring or stopped; ties: lowest id)
+    holding fewer queued Gs than ``load``.  Read without their locks: a hint that
     ``_handoff`` confirms."""
-    out = []
+    best = None
     for v in sched.allp:
         if v.idle and v is not p and not v.dead and not v.stopped:
             n = len(v.runq) + (v.runnext is not None)
             if n < load:
-                out.append((n, v.id, v))
-    if len(out) > 1:
-        out.sort(key=lambda t: (t[0], t[1]))
-    return [t[2] for t in out]
+                best, load = v, n
+    return best
 
 
 def _handoff(v: P, g: G, src: P) -> bool:
