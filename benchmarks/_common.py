@@ -85,10 +85,12 @@ def run_asyncio(coro_fn, impl, *args):
 
 
 def pyruntime_run(main, *args):
-    """Run ``main(*args)`` as the main goroutine of a fresh pyruntime with GOMAXPROCS=1."""
+    """Run ``main(*args)`` as the main goroutine of a fresh pyruntime with GOMAXPROCS=1
+    (``BENCH_GOMAXPROCS=N`` in the environment: N, for measuring a scheduler change
+    with several Ps; the orchestrator's tables always use 1)."""
     import pyruntime as rt
 
-    return rt.run(main, *args, gomaxprocs=1)
+    return rt.run(main, *args, gomaxprocs=int(os.environ.get("BENCH_GOMAXPROCS", "") or 1))
 
 
 def main(bench, impls, add_args=None, description=None):

@@ -48,6 +48,7 @@ class TraceData:
     syscalls: list = field(default_factory=list)       # dur_ns of each syscall
     after_syscall: list = field(default_factory=list)  # (syscall prev_ns, wait_ns)
     steals: list = field(default_factory=list)         # (p, victim, n)
+    handoffs: dict = field(default_factory=dict)       # idle P -> never-run Gs go() placed on it
     preempts: dict = field(default_factory=dict)       # p -> count
     stw: list = field(default_factory=list)            # (dur_ns, reason)
     gc: list = field(default_factory=list)             # (dur_ns, gen)
@@ -87,6 +88,8 @@ def _use(ev: dict, d: TraceData) -> None:
         a = ev.get("args") or {}
         if name == "Steal":
             d.steals.append((a.get("p"), a.get("victim"), int(a.get("n") or 1)))
+        elif name == "Handoff":
+            d.handoffs[a.get("p")] = d.handoffs.get(a.get("p"), 0) + 1
         elif name == "Preempt":
             d.preempts[a.get("p")] = d.preempts.get(a.get("p"), 0) + 1
         elif name == "BlockedM":
@@ -335,6 +338,9 @@ def summary(d: TraceData, top: int = 15) -> str:
         by[p] = by.get(p, 0) + n
     detail = ", ".join(f"P{p} took {n}" for p, n in sorted(by.items(), key=lambda kv: str(kv[0])))
     out.append(f"work stealing: {len(d.steals)} steals moved {moved} goroutines" + (f" ({detail})" if detail else ""))
+    if d.handoffs:
+        detail = ", ".join(f"P{p} {n}" for p, n in sorted(d.handoffs.items(), key=lambda kv: str(kv[0])))
+        out.append(f"placed on idle Ps by go(): {sum(d.handoffs.values())} goroutines ({detail})")
     npre = sum(d.preempts.values())
     detail = ", ".join(f"P{p} {n}" for p, n in sorted(d.preempts.items(), key=lambda kv: str(kv[0])))
     out.append(f"preemptions: {npre}" + (f" ({detail})" if detail else ""))

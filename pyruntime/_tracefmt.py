@@ -202,7 +202,7 @@ class Converter:
         self.gc: tuple | None = None
         self.fnstats: dict[str, list] = {}
         self.stats = {"records": 0, "runs": 0, "wakeups": 0, "creates": 0, "steals": 0, "stolen": 0,
-                      "preemptions": 0, "stw": 0, "gc": 0, "syscalls": 0, "blocked_m": 0, "logs": 0,
+                      "preemptions": 0, "stw": 0, "gc": 0, "syscalls": 0, "blocked_m": 0, "logs": 0, "handoffs": 0,
                       "procstarts": 0, "procsteals": 0}
         self.meta: dict[str, Any] = {}
         self.gomaxprocs: int | None = None
@@ -211,7 +211,7 @@ class Converter:
             "GoStop": self._go_stop, "GoUnblock": self._go_unblock, "GoDestroy": self._go_destroy,
             "GoSyscallBegin": self._syscall_begin, "GoSyscallEnd": self._syscall_end,
             "ProcStart": self._proc_start, "ProcStop": self._proc_stop, "ProcStatus": self._proc_status,
-            "ProcsChange": self._procs_change, "Steal": self._steal, "Preempt": self._preempt,
+            "ProcsChange": self._procs_change, "Steal": self._steal, "Handoff": self._handoff, "Preempt": self._preempt,
             "BlockedM": self._blocked_m, "ProcSteal": self._proc_steal, "STWBegin": self._stw_begin, "STWEnd": self._stw_end,
             "GCBegin": self._gc_begin, "GCEnd": self._gc_end, "GoStatus": self._go_status,
             "TraceStart": self._trace_start, "TraceWindow": self._trace_window, "UserLog": self._user_log,
@@ -758,6 +758,21 @@ class Converter:
                     tp.unstarted[goid] = sg
         self._rq(pid, n)
         self._instant(PID_PROCS, self._ptrack(pid).tid, ts, "Steal", {"p": pid, "victim": victim, "n": n})
+
+    def _handoff(self, ts: int, goid: int, pid: int, x: Any) -> None:
+        """``go()`` placed the never-run ``goid`` on idle P ``pid`` (from P ``x``'s runnext)."""
+        self.stats["handoffs"] += 1
+        g = self.gs.get(goid)
+        src = x if isinstance(x, int) else None
+        if g is not None and g.st is RUNNABLE and g.uq >= 0:
+            self._rq(g.q, -1)
+            up = self.ps.get(g.uq)
+            if up is not None:
+                up.unstarted.pop(goid, None)
+            g.q = g.uq = pid
+            self._ptrack(pid).unstarted[goid] = g
+            self._rq(pid, 1)
+        self._instant(PID_PROCS, self._ptrack(pid).tid, ts, "Handoff", {"g": goid, "p": pid, "from": src})
 
     def _preempt(self, ts: int, goid: int, pid: int, x: Any) -> None:
         self.stats["preemptions"] += 1

@@ -43,6 +43,7 @@ they never coincide):
                                GoStart (one per run slice, at its start; "inferred" if
                                the run began before the window), GoBlock (reason), GoStop
                                (reason), GoDestroy, GoSyscallBegin; and Preempt, Steal,
+                               Handoff (go() placed a never-run G on this idle P),
                                ProcStart/Stop, BlockedM, ProcSteal (sysmon moving a blocked
                                M's never-run Gs to the global queue: derived from BlockedM,
                                the P itself stays on its M)
@@ -63,7 +64,8 @@ The record (what ``put`` takes; ``emit`` builds the same from its keywords)
     GoCreate (creator goid, start function) | GoStart M id | GoBlock, GoStop reason |
     GoUnblock waker goid (0: no G, e.g. a syscall M or a timer) | GoSyscallEnd the
     syscall M (any hashable; or ``(m, call_start_ns)``) | ProcStart, ProcStop M id |
-    ProcsChange ``(old, new)`` | Steal ``(victim, n)`` | BlockedM ``(m, stack)`` |
+    ProcsChange ``(old, new)`` | Steal ``(victim, n)`` | Handoff the creator's P (pid:
+    the idle P that got the G) | BlockedM ``(m, stack)`` |
     STWBegin reason | GCBegin gen | GCEnd ``(gen, collected)`` | others None.  ``GoStatus``
     ``(state, reason, name, m)`` and ``TraceStart`` are this module's own.  A GoStart,
     GoUnblock or GoStop stamped with the time the G became running/runnable (the value
@@ -91,7 +93,8 @@ Where we differ from Go
       memory and convert to Chrome JSON at ``stop`` (JSON opens in Perfetto offline and any
       text tool reads it).
     * The run-queue counters are derived from the events (a readied G goes to its home P,
-      a steal moves unstarted Gs), so they include ``runnext``; Go's schedtrace does not.
+      a steal or a Handoff moves unstarted Gs), so they include ``runnext``; Go's
+      schedtrace does not.  ``Handoff`` is ours: Go has no placement at ``go``.
 """
 
 from __future__ import annotations
@@ -138,6 +141,7 @@ _XKEYS: dict[str, Any] = {
     "ProcSteal": "m",
     "ProcsChange": ("old", "new"),
     "Steal": ("victim", "n"),
+    "Handoff": "from",
     "Preempt": None,
     "BlockedM": ("m", "stack"),
     "STWBegin": "reason",

@@ -536,6 +536,35 @@ def _convert(records, tmp_path, name="c.json"):
     return load(p)
 
 
+def test_converter_handoff_moves_the_never_run_g_to_the_idle_p(tmp_path):
+    """``Handoff`` (go() placed a never-run G on an idle P): the G is counted in that
+    P's run queue from then on, and ``pyruntime report`` counts the placements."""
+    from pyruntime import _report
+
+    R = [
+        ("TraceStart", 1000, 0, -1, (1, None)),
+        ("ProcsChange", 1000, 0, -1, (2, 2)),
+        ("GoStatus", 1000, 1, 0, ("running", "", "main", 0)),
+        ("GoCreate", 2000, 2, 0, (1, "m:a")),
+        ("GoCreate", 2100, 3, 0, (1, "m:b")),
+        ("Handoff", 2150, 2, 1, 0),                    # P0's runnext G 2 goes to idle P1
+        ("GoStart", 3000, 2, 1, 1),
+        ("GoBlock", 4000, 2, 1, "chan receive"),
+        ("GoBlock", 5000, 1, 0, "chan receive"),
+        ("GoStart", 5100, 3, 0, 0),
+    ]
+    doc = _convert(R, tmp_path)
+    assert_well_formed(doc)
+    (h,) = events(doc, "i", name="Handoff")
+    assert h["args"] == {"g": 2, "p": 1, "from": 0} and h["tid"] == 1001
+    rq0 = [e["args"]["len"] for e in events(doc, "C", name="runq P0")]
+    rq1 = [e["args"]["len"] for e in events(doc, "C", name="runq P1")]
+    assert rq0 == [1, 2, 1, 0] and rq1 == [1, 0]
+    assert [e["tid"] for e in g_runs(doc) if e["args"]["goid"] == 2] == [1001]
+    text = _report.summary(_report.load(str(tmp_path / "c.json")))
+    assert "placed on idle Ps by go(): 1 goroutines (P1 1)" in text
+
+
 def test_converter_steal_preempt_blocked_m_and_crossed_records(tmp_path):
     R = [
         ("TraceStart", 1000, 0, -1, (1, None)),

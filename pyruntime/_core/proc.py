@@ -36,11 +36,37 @@ Invariants
       ``sched.noutside`` and the global queue change only under ``sched.lock``.
       ``checkdead`` runs under ``sched.lock``.
     * A bound G is never put on the global queue or another P's queue.
+    * An idle P's queue is its own M's: nobody steals from an idle P, and its M takes the
+      queue's head in the same ``p.lock`` hold that clears ``p.idle`` (``_leave_idle``).
+      A P whose M has not started yet is idle.
 
 Where we differ from Go, and why
     * Binding (SPEC §1.1): greenlets are thread-bound, so ``ready`` always queues a G on
       its home P, ``Gosched`` and preemption put it on its home P's tail (not the global
       queue), and stealing and the global queue carry unstarted Gs only.
+    * Placement at ``go()``.  Binding makes the P a G first runs on the only chance to
+      spread work.  Go puts the new G in the creator's ``runnext`` and calls ``wakep``;
+      a spinning M steals it (or what it pushed to the tail) within microseconds.  Here
+      the creating M keeps the GIL and starts every new G itself before a woken M gets
+      the GIL (up to the 1 ms switch interval), and binding made that permanent:
+      ``samples/worker_pool.py --gomaxprocs 4`` ran all 16 workers on P0.  So
+      ``newproc`` (``_runqput_new``) keeps Go's ``runnext`` for the new G, and an
+      *unstarted* G that the new one pushes out of ``runnext`` goes to the creator's
+      tail as in Go *unless* that tail already holds a G and some P is idle: then to
+      the least-loaded idle P holding fewer queued Gs than the creator (ties: lowest
+      id), whose M is woken (``_handoff``).  The handed G first runs on the P it was
+      handed to (the idle-P invariant above).  A burst of ``go()`` is so balanced over
+      the creator and the idle Ps, while the creator keeps its two newest Gs:
+      create-then-block (ping-pong, the sieve) still runs the new G here and inherits
+      the time slice, and ``go a; go b; wait`` keeps a pair that talks to each other on
+      one M.  That pair is why the tail must hold a G first: split over two Ms, each of
+      its messages is a cross-thread wake-up under the GIL (measured: 8x the round-trip
+      time, 10x the CPU).  Gs from the third on are spread, so a pipeline of three Gs
+      started together can be split; ``PYRUNTIME_DEBUG=placego=0`` turns placement off
+      (Go's behaviour).  Ps whose M has not started are born idle, so this works at
+      program start too.  Traced as ``Handoff``.  A burst of tiny Gs pays a scan of
+      ``allp`` per ``go()`` and runs most of them on other Ms (HACKING.md, "Measured
+      decisions", has the numbers).
     * runq: a ``deque`` under a per-P ``threading.Lock`` instead of Go's lock-free
       256-slot ring: Python has no CAS, and bound Gs readied by other Ms make the queue
       multi-producer.  RUNQ_SIZE (256) still bounds how many *unstarted* Gs stay local;
@@ -261,6 +287,7 @@ class _Sched:
         self.nmspinning = 0
         self.nsyscall = 0
         self.noutside = 0
+        self.placego = True      # newproc's placement on idle Ps (PYRUNTIME_DEBUG=placego=0: off)
         self.gcwaiting = False   # stop-the-world requested: Ms park at their next safe point
         self.stw_owner: M | None = None
         self.stw_g: G | None = None
@@ -369,6 +396,76 @@ def _runqputslow(p: P, g: G) -> None:
     batch.append(g)
     with sched.lock:
         sched.runq.extend(batch)
+
+
+def _runqput_new(p: P, g: G) -> None:
+    """newproc's ``runqput(p, g, next=True)``, with placement (essay: "Placement at
+    go()").  ``g`` goes to ``runnext`` as in Go.  An unstarted G it pushes out of
+    ``runnext`` goes to ``p``'s tail, unless that tail already holds a G and some P is
+    idle: then to the least-loaded idle P holding fewer queued Gs than ``p`` (its M is
+    woken and takes it as it leaves idle).  So ``go a; go b; wait`` keeps both here."""
+    p.lock.acquire()
+    q = p.runq
+    old = p.runnext
+    p.runnext = g
+    if old is None:
+        if not q:
+            p.stall_t0 = g.runnable_since
+        p.lock.release()
+        return
+    if old.glet is None and q and sched.npidle and sched.placego:
+        load = len(q) + 1
+        v = _idle_target(p, load)
+        if v is not None:
+            p.lock.release()
+            for _ in range(len(sched.allp)):
+                if _handoff(v, old, p):
+                    return
+                v = _idle_target(p, load)  # v left idle meanwhile: the next one
+                if v is None:
+                    break
+            runqput(p, old, False)
+            return
+    if old.glet is None and len(q) >= RUNQ_SIZE:
+        p.lock.release()
+        _runqputslow(p, old)
+        return
+    q.append(old)
+    p.lock.release()
+
+
+def _idle_target(p: P, load: int) -> P | None:
+    """The least-loaded idle P (not ``p``, not retiring or stopped; ties: lowest id)
+    holding fewer queued Gs than ``load``.  Read without their locks: a hint that
+    ``_handoff`` confirms."""
+    best = None
+    for v in sched.allp:
+        if v.idle and v is not p and not v.dead and not v.stopped:
+            n = len(v.runq) + (v.runnext is not None)
+            if n < load:
+                best, load = v, n
+    return best
+
+
+def _handoff(v: P, g: G, src: P) -> bool:
+    """Queue the unstarted ``g`` on ``v`` if ``v`` is still idle, and wake its M.  An
+    idle P is never a steal victim and its M takes its queue's head as it leaves idle
+    (``_leave_idle``, under ``v.lock``), so ``g`` first runs on ``v``."""
+    v.lock.acquire()
+    if not v.idle or v.dead or v.stopped or sched.gcwaiting:
+        v.lock.release()
+        return False
+    q = v.runq
+    first = not q and v.runnext is None
+    if first:
+        v.stall_t0 = g.runnable_since or perf_counter_ns()
+    q.append(g)
+    v.lock.release()
+    if _tput is not None:
+        _tput(("Handoff", perf_counter_ns(), g._goid, v.id, src.id))
+    if first:  # (an idle P with a queue has a wake-up pending: whoever queued woke it)
+        _wakem(v.m)
+    return True
 
 
 def _wakem(m: M) -> None:
@@ -484,8 +581,8 @@ def _steal_work(p: P) -> G | None:
 
 def _any_stealable(p: P) -> bool:
     for v in sched.allp:
-        if v is p:
-            continue
+        if v is p or v.idle:
+            continue  # an idle P's queue is its own M's (runqput/_handoff woke it)
         v.lock.acquire()
         found = any(g.glet is None for g in v.runq) or (v.runnext is not None and v.runnext.glet is None)
         v.lock.release()
@@ -1132,6 +1229,10 @@ def _schedule(m: M) -> None:
 
 def _find_runnable(m: M) -> tuple[G | None, bool]:
     p = m.p
+    if p.idle:  # a new M: its P was born idle (``_start``, ``procresize``)
+        r = _leave_idle(m, p)
+        if r is not None:
+            return r
     while True:
         if sched.stopping:
             return None, False
@@ -1213,19 +1314,43 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
                 else:
                     m.note.sleep(left)
             p.sleep_until = None
-        with sched.lock:
-            if p in sched.pidle:
-                sched.pidle.remove(p)
-                sched.npidle -= 1
-            sched.deadsuspect = 0.0  # progress: a deadlock suspicion starts over
-        p.lock.acquire()
-        p.idle = False
-        p.lock.release()
+        r = _leave_idle(m, p)
         if polled:
             _inject(polled)  # after un-idling: readying onto our own P must not wake us again
-        sm = sched.sysmon
-        if sm is not None and sm.deep:
-            sm.wake()
+        if r is not None:
+            return r
+
+
+def _leave_idle(m: M, p: P) -> tuple[G, bool] | None:
+    """The M of idle ``p`` resumes: ``p`` leaves the idle list and, in the same ``p.lock``
+    hold that clears ``p.idle``, the M takes the head of its queue (a G handed to this
+    idle P by ``_handoff``), so no other P can steal it in between."""
+    with sched.lock:
+        if p in sched.pidle:
+            sched.pidle.remove(p)
+            sched.npidle -= 1
+        sched.deadsuspect = 0.0  # progress: a deadlock suspicion starts over
+    r = None
+    p.lock.acquire()
+    p.idle = False
+    # (gcwaiting is read under p.lock: stop_the_world sets it before it marks idle Ps
+    # stopped under their lock, so a P it stopped never runs here.)
+    if (p.runnext is not None or p.runq) and not sched.gcwaiting and not sched.stopping and not p.dead:
+        gp = p.runnext
+        if gp is not None:
+            p.runnext = None
+            r = gp, True
+        else:
+            r = p.runq.popleft(), False
+        if not p.runq and p.runnext is None:
+            p.stall_ns += perf_counter_ns() - p.stall_t0
+    p.lock.release()
+    sm = sched.sysmon
+    if sm is not None and sm.deep:
+        sm.wake()
+    if r is not None and m.spinning:
+        _resetspinning(m)
+    return r
 
 
 def _checkdead() -> bool:
@@ -1373,7 +1498,10 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
         g.runnable_since = perf_counter_ns()
         if _tput is not None:
             _tput(("GoCreate", g.runnable_since, g._goid, p.id, (cur._goid, fn)))
-        runqput(p, g, True)
+        if p.dead:
+            runqput(p, g, True)
+        else:
+            _runqput_new(p, g)
         if sched.npidle and not sched.nmspinning:
             wakep()
         return g
@@ -1633,7 +1761,7 @@ def _check_procs(n: Any) -> int:
     return n
 
 
-DEBUG_KEYS = ("schedtrace", "scheddetail", "asyncpreemptoff", "blockreport", "sysmon")
+DEBUG_KEYS = ("schedtrace", "scheddetail", "asyncpreemptoff", "blockreport", "sysmon", "placego")
 
 
 def parse_debug(v: str) -> dict[str, int]:
@@ -1687,6 +1815,7 @@ def _start(gomaxprocs: int | None, implicit: bool, pin_cpus: bool = False) -> G:
     dbg = parse_debug(os.environ.get("PYRUNTIME_DEBUG", ""))
     sched.reset()
     sched.debug = dbg
+    sched.placego = dbg.get("placego", 1) != 0
     sched.implicit = implicit
     sched.gomaxprocs = n
     sched.pin_cpus = []
@@ -1703,6 +1832,8 @@ def _start(gomaxprocs: int | None, implicit: bool, pin_cpus: bool = False) -> G:
         m = M(i, p)
         p.m = m
         sched.allm.append(m)
+        if i:
+            _born_idle(p)
     m0 = sched.allm[0]
     m0.is_m0 = True
     sched.m0 = m0
@@ -1733,6 +1864,15 @@ def _start(gomaxprocs: int | None, implicit: bool, pin_cpus: bool = False) -> G:
     if implicit:
         atexit.register(_atexit)
     return main
+
+
+def _born_idle(p: P) -> None:
+    """A P whose M has not started yet is idle (its M will look at its queue first, as
+    one woken from its note does), so ``go()`` can hand it work before that M first
+    gets the GIL.  Called under ``sched.lock`` or before the runtime runs."""
+    p.idle = True
+    sched.pidle.append(p)
+    sched.npidle += 1
 
 
 def _start_sysmon() -> None:
@@ -2176,6 +2316,7 @@ def procresize(n: int) -> int:
                     active.append(p)
                     sched.allm = sched.allm + [m]
                     start.append(m)
+                    _born_idle(p)
                 sched.allp = allp  # copy-on-write: readers iterate a stable list
             elif n < len(active):
                 for p in sorted(active, key=lambda q: q.id, reverse=True):
