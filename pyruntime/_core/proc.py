@@ -60,6 +60,17 @@ Where we differ from Go, and why
       runtime object.  A live plain thread that has not yet (say, started just before
       main blocks on the channel it will send on) defers the verdict by
       DEADLOCK_GRACE seconds of no progress; Go has no such threads.
+    * Who runs checkdead: an M going idle (Go's ``mput``), a retiring M leaving
+      ``allp`` (Go's ``mexit``), and whoever lowers a count that kept it quiet while
+      every P is idle (the netpoller's waiters, ``nsyscall``, ``noutside``:
+      ``checkdead_idle``): the woken G may have blocked again, and the idle Ms' checks
+      saw the old count.  A count is lowered only after the G is readied, so that a G
+      in transit always keeps checkdead quiet.
+    * Netpoll: the waiter count covers Gs parked on fds and Gs the poller harvested
+      but has not queued yet (Go applies netpoll's delta after ``injectglist``).  An
+      M blocked in the netpoller is not otherwise counted as progress (Go counts it as
+      running): with no waiter nothing it can return would wake a G, and counting it
+      would turn a deadlock into a hang.
     * Interrupts.  Python can raise into a parked goroutine, Go cannot: Ctrl-C, a panic
       in another goroutine and deadlock are *posted* to the main G (``g.exc`` then
       ``ready``) from another thread.  Posted while the G still runs, the ``ready`` is a
@@ -144,10 +155,14 @@ _tput: Any = None
 
 # The netpoller (pyruntime.netpoll installs it on first use; None until then).  Contract:
 #   poll(timeout) -> list[G]   timeout 0: do not block; None: block until an event or
-#                              break_(); else seconds.  Returns the Gs whose fds are ready
-#                              (the caller readies them).
+#                              break_(); else seconds.  Returns the Gs whose fds are ready,
+#                              still counted in ``waiters``: the caller readies them, then
+#                              lowers the count (``_inject``), as Go applies netpoll's
+#                              delta after injectglist.
 #   break_()                   wake a poll blocked on another thread (Go's netpollBreak).
-#   waiters                    Gs parked on fds (keeps checkdead quiet, as in Go).
+#   waiters                    Gs parked on fds or harvested and not yet readied (keeps
+#                              checkdead quiet, as in Go).
+#   addwaiters(n)              change ``waiters``.
 netpoller: Any = None
 
 
@@ -381,9 +396,14 @@ def _wakem(m: M) -> None:
 
 
 def _inject(gs: list) -> None:
-    """Ready a batch of Gs found by the netpoller (Go's injectglist, no runnext)."""
+    """Ready a batch of Gs found by the netpoller (Go's injectglist, no runnext), then
+    uncount them from its waiters: until they are queued they must keep checkdead
+    quiet (netpoll/polldesc.py's invariants)."""
     for g in gs:
         ready(g, next=False)
+    np = netpoller
+    if np is not None:
+        np.addwaiters(-len(gs))
 
 
 def _globrunqput(g: G) -> None:
@@ -1122,6 +1142,7 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
             _gcstopm(m)
             continue
         if p.dead and _retire(m, p):
+            checkdead_idle()  # the P left allp: the rest may all be idle (Go: mexit's checkdead)
             return None, False
         r = _find_local(p, m)
         if r is not None:
@@ -1254,15 +1275,26 @@ def _outside_threads_alive() -> bool:
     return False
 
 
-def recheck_dead() -> None:
-    """sysmon, while every P is idle: a deadlock that waited for outside threads
-    (``_checkdead``) is reported once its grace has passed."""
-    if not sched.deadsuspect:
+def checkdead_idle() -> None:
+    """Run checkdead if every P is idle, and report a deadlock.  For those that take
+    away a reason for the idle Ms' checkdead to stay quiet without going idle
+    themselves: a retiring M leaving ``allp``, the netpoller's waiter count dropping
+    (Go runs checkdead when an M exits, and its netpoll waiters never leave the count
+    before they are queued)."""
+    if not sched.running:
         return
     with sched.lock:
         dead = sched.npidle >= len(sched.allp) and not sched.runq and _checkdead()
     if dead:
         _report_deadlock()
+
+
+def recheck_dead() -> None:
+    """sysmon, while every P is idle: a deadlock that waited for outside threads
+    (``_checkdead``) is reported once its grace has passed."""
+    if not sched.deadsuspect:
+        return
+    checkdead_idle()
 
 
 def _report_deadlock() -> None:
@@ -1465,6 +1497,8 @@ class _SyscallPool:
             ready(g, next=False, key=req)
             with sched.lock:
                 sched.nsyscall -= 1
+            if sched.npidle >= len(sched.allp):
+                checkdead_idle()  # g may have blocked again while we still counted
             with self.lock:
                 if q is not self.q:
                     return  # the runtime that owned this worker has stopped
@@ -1538,6 +1572,8 @@ def syscall_wait(result: Callable[[], Any], add_done_callback: Callable[[Callabl
         ready(g, next=False, key=key)
         with sched.lock:
             sched.nsyscall -= 1
+        if sched.npidle >= len(sched.allp):
+            checkdead_idle()  # g may have blocked again while we still counted
 
     add_done_callback(done)
     if g.exc is not None:  # an interrupt posted while we were running (see park)
@@ -1572,6 +1608,8 @@ def block_outside(note: Note, unlock: Any) -> None:
     finally:
         with sched.lock:
             sched.noutside -= 1
+        if sched.npidle >= len(sched.allp):
+            checkdead_idle()  # whoever woke us may have blocked for good while we counted
 
 
 # --------------------------------------------------------------------------- lifecycle
