@@ -41,8 +41,16 @@ def _dead_now() -> bool:
             s.dead, s.deadsuspect = saved
 
 
-def _no_outside_threads() -> bool:
-    return False
+class _NoOutsideThreads(tuple):
+    """What ``_outside_threads_alive`` returns when pytest's own threads are hidden:
+    (no thread that used the runtime, no other), and falsy (its older bool form)."""
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def _no_outside_threads() -> tuple:
+    return _NoOutsideThreads((False, False))
 
 
 def _main_in_io_wait() -> bool:
@@ -134,6 +142,87 @@ def test_a_g_woken_by_a_deadline_change_counts_until_it_is_readied(procs, monkey
         b.close()
     assert verdicts == [False], "checkdead saw no netpoll waiter while main was being readied"
     assert np.waiters == 0
+
+
+# --------------------------------------------------------------------------- plain threads (item 13)
+
+
+def _watch_rechecks(monkeypatch):
+    """Wrap ``_checkdead``; the returned event is set by the first re-check made while
+    a suspicion already stood (so past a zero grace) that still found progress possible."""
+    real = proc._checkdead
+    armed = threading.Event()
+    rechecked = threading.Event()
+
+    def checkdead():
+        before = proc.sched.deadsuspect
+        dead = real()
+        if armed.is_set() and before and not dead:
+            rechecked.set()
+        return dead
+
+    monkeypatch.setattr(proc, "_checkdead", checkdead)
+    return armed, rechecked
+
+
+def test_a_thread_that_used_a_channel_is_progress_past_the_grace(procs, monkeypatch):
+    # The thread sends once, then runs its own code (here: waits on an Event) for longer
+    # than the grace before it sends again.  The grace is set to 0 and the thread goes on
+    # only once the runtime has re-checked after it and found progress possible.
+    armed, rechecked = _watch_rechecks(monkeypatch)
+    abort = threading.Event()
+    ch = chan()
+
+    def body():
+        ch.send(1)
+        if rechecked.wait(EVENTUALLY) and not abort.is_set():
+            ch.send(2)
+
+    t = Worker(body)
+
+    def main():
+        t.start()
+        testing.wait_blocked(ch.send)
+        assert ch.recv() == 1
+        monkeypatch.setattr(proc, "DEADLOCK_GRACE", 0.0)
+        armed.set()
+        return ch.recv()
+
+    try:
+        assert run(main, procs) == 2
+    finally:
+        abort.set()
+        rechecked.set()
+        t.finish()
+
+
+def test_deadlock_reported_once_the_thread_that_used_the_runtime_ends(procs, monkeypatch, capfd):
+    # The other side: the thread ends without sending; the runtime must not wait for it
+    # any longer (sysmon's re-check sees it gone).
+    armed, rechecked = _watch_rechecks(monkeypatch)
+    ch = chan()
+
+    def body():
+        ch.send(1)
+        rechecked.wait(EVENTUALLY)
+
+    t = Worker(body)
+
+    def main():
+        t.start()
+        testing.wait_blocked(ch.send)
+        assert ch.recv() == 1
+        armed.set()
+        ch.recv()
+
+    try:
+        with pytest.raises(rt.Deadlock):
+            run(main, procs)
+    finally:
+        rechecked.set()
+        t.finish()
+    assert rechecked.is_set()
+    assert DEADLOCK_MSG in capfd.readouterr().err
 
 
 def test_deadlock_reported_when_a_woken_thread_uncounts_after_main_blocked_again():

@@ -56,10 +56,19 @@ Where we differ from Go, and why
       (``syscall()``), a separate bounded pool.
     * ``/sched/latencies:seconds`` records every runnable→running interval (Go samples
       1 in 8).
-    * Deadlock detection knows of threads outside the runtime only once they block on a
-      runtime object.  A live plain thread that has not yet (say, started just before
-      main blocks on the channel it will send on) defers the verdict by
-      DEADLOCK_GRACE seconds of no progress; Go has no such threads.
+    * Deadlock detection and plain threads (Go has no such threads).  A thread blocked
+      on a runtime object (``noutside``) keeps checkdead quiet, as the SPEC says.  A
+      live thread that has *used* the runtime (blocked on a runtime object, woken a
+      goroutine, or started one: ``_touched``) and is not blocked on one now is
+      running its own code and may send again: progress is possible for as long as it
+      lives, however long it takes.  A live thread that has never used it is either
+      about to (started just before main blocks on the channel it will send on) or
+      unrelated (a library's worker): it defers the verdict by DEADLOCK_GRACE seconds
+      of no progress, then the deadlock is reported.  So the line is drawn by use,
+      not by daemon status, and a thread that only ever used channel buffers (never
+      blocked, never woke anyone) is not known.  Threads not started by ``threading``
+      are not seen.  sysmon re-checks while a suspicion stands, so the report comes
+      once the last such thread ends.
     * Who runs checkdead: an M going idle (Go's ``mput``), a retiring M leaving
       ``allp`` (Go's ``mexit``), and whoever lowers a count that kept it quiet while
       every P is idle (the netpoller's waiters, ``nsyscall``, ``noutside``:
@@ -676,7 +685,8 @@ def ready(g: G, next: bool = True, key: Any = None) -> None:
     q = p.runq
     if not q and p.runnext is None:
         p.stall_t0 = now
-    if next and p.m.ident == _get_ident():  # called on p's own M (cheaper than _tls.m)
+    outside = False
+    if next and p.m.ident == (me := _get_ident()):  # called on p's own M (cheaper than _tls.m)
         if p.fired is not None:  # inside run_timers on this P: queued at the head after
             p.fired.append(g)
             p.lock.release()
@@ -687,8 +697,15 @@ def ready(g: G, next: bool = True, key: Any = None) -> None:
             q.append(old)
     else:
         q.append(g)
+        # Woken from a plain thread (not an M: ``_mids``)?  It uses the runtime
+        # (``_checkdead``).  Such wakes pass next=True (channels, sync, netpoll), so the
+        # ident is at hand; next=False and keyed readies are the runtime's own
+        # (netpoll harvest, syscall completions, interrupts).
+        outside = next and key is None and me not in _mids
     idle = p.idle
     p.lock.release()
+    if outside:
+        _touch_outside()
     if _tput is not None:
         # The waker: this M's G if it is running (not in g0, a timer, a syscall M or an
         # outside thread: 0).
@@ -1245,16 +1262,20 @@ def _checkdead() -> bool:
     mg = sched.main_g
     if mg is None or mg._status != Gwaiting:
         return False
-    if _outside_threads_alive():
-        # A plain thread that has not touched a runtime object yet may be about to (a
-        # thread started just before main blocked on the channel it will send on): give
-        # it DEADLOCK_GRACE seconds of no progress before calling it a deadlock.  sysmon
-        # re-checks (``recheck_dead``); any M leaving idle resets the clock.
+    known, other = _outside_threads_alive()
+    if known or other:
+        # A live plain thread that has used the runtime (``_touched``) and is not blocked
+        # on it (that is ``noutside``, above) is running its own code and may well send
+        # again: progress is possible for as long as it lives.  One that has not touched
+        # a runtime object yet may be about to (a thread started just before main blocked
+        # on the channel it will send on): give it DEADLOCK_GRACE seconds of no progress
+        # before calling it a deadlock.  Either way sysmon re-checks while the suspicion
+        # stands (``recheck_dead``: the thread may end); any M leaving idle resets it.
         now = monotonic()
         if not sched.deadsuspect:
             sched.deadsuspect = now
             return False
-        if now - sched.deadsuspect < DEADLOCK_GRACE:
+        if known or now - sched.deadsuspect < DEADLOCK_GRACE:
             return False
     sched.dead = True
     return True
@@ -1262,17 +1283,46 @@ def _checkdead() -> bool:
 
 DEADLOCK_GRACE = 1.0  # seconds (see _checkdead)
 
+# The thread idents of the running Ms (``ready``'s "woken from a plain thread?").
+_mids: set[int] = set()
 
-def _outside_threads_alive() -> bool:
-    """Is a Python thread alive that is neither M0's nor the runtime's own?"""
+# Plain threads that have used the runtime: blocked on a runtime object, woken a
+# goroutine, or started one (``_touch_outside``), by thread ident.  Kept across runs and
+# pruned when the thread has ended.
+_touched: dict[int, threading.Thread] = {}
+
+
+def _touch_outside() -> None:
+    """The calling thread (no M) uses the runtime: remember it (see ``_checkdead``)."""
+    t = threading.current_thread()
+    if _touched.get(t.ident) is not t:  # type: ignore[arg-type]
+        if len(_touched) >= 64:  # threads come and go with no checkdead to prune them
+            for ident, u in list(_touched.items()):
+                if not u.is_alive() and _touched.get(ident) is u:
+                    del _touched[ident]
+        _touched[t.ident] = t  # type: ignore[index]
+
+
+def _outside_threads_alive() -> tuple[bool, bool]:
+    """Python threads alive that are neither M0's nor the runtime's own, as (has one that
+    used the runtime, has one that has not).  Threads not started by ``threading`` are
+    not seen (a ``_DummyThread`` never reports that it ended)."""
     m0 = sched.m0
     t0 = m0.thread if m0 is not None else None
+    known = other = False
+    for ident, t in list(_touched.items()):
+        if not t.is_alive():
+            if _touched.get(ident) is t:
+                del _touched[ident]
+        elif t is not t0 and not t.name.startswith("pyruntime-") and not isinstance(t, threading._DummyThread):
+            known = True
     for t in threading.enumerate():
         if t is t0 or t.name.startswith("pyruntime-") or isinstance(t, threading._DummyThread):
             continue
-        if t.is_alive():
-            return True
-    return False
+        if t.is_alive() and _touched.get(t.ident) is not t:  # type: ignore[arg-type]
+            other = True
+            break
+    return known, other
 
 
 def checkdead_idle() -> None:
@@ -1291,7 +1341,7 @@ def checkdead_idle() -> None:
 
 def recheck_dead() -> None:
     """sysmon, while every P is idle: a deadlock that waited for outside threads
-    (``_checkdead``) is reported once its grace has passed."""
+    (``_checkdead``) is reported once they can no longer end it."""
     if not sched.deadsuspect:
         return
     checkdead_idle()
@@ -1393,6 +1443,7 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
             wakep()
         return g
     # An outside thread: the global queue.
+    _touch_outside()
     g = G(_new_goid(None), fn, args, kwargs)
     with sched.lock:
         sched.outside_created += 1
@@ -1599,6 +1650,7 @@ def on_shutdown(f: Callable[[], None]) -> None:
 
 def block_outside(note: Note, unlock: Any) -> None:
     """Block a plain OS thread (not a goroutine) on ``note``; counted for checkdead."""
+    _touch_outside()
     with sched.lock:
         sched.noutside += 1
     if unlock is not None:
@@ -1682,6 +1734,7 @@ def _mcommon(m: M) -> None:
     m.tstate = _pre.tstate_of_current_thread()
     m.tid = threading.get_native_id()
     m.ident = threading.get_ident()
+    _mids.add(m.ident)
     try:
         m.cpu_clock = time.pthread_getcpuclockid(threading.get_ident())
     except (AttributeError, OSError):
@@ -2022,6 +2075,7 @@ def _mstart(m: M) -> None:
     finally:
         _kill_m(m)
         _emit("ProcStop", p=m.p.id, m=m.id)
+        _mids.discard(m.ident)
         _tls.m = None
 
 
@@ -2082,6 +2136,8 @@ def shutdown(timeout: float = 5.0) -> None:
     except AttributeError:
         pass
     _tls.m = None
+    if m0 is not None:
+        _mids.discard(m0.ident)
     sched.running = False
     for g in list(sched.allgs.values()):
         g._status = Gdead  # abandoned, as in Go: never-started and blocked Gs alike
