@@ -338,3 +338,49 @@ def test_deadlock_reported_when_the_syscall_m_uncounts_after_main_blocked_again(
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "caught all goroutines are asleep - deadlock!"
     assert DEADLOCK_MSG in r.stderr
+
+
+# --------------------------------------------------------------------------- no runtime (item 7)
+
+
+@pytest.mark.parametrize("op, reason", [
+    ("chan().recv()", "chan receive"),
+    ("chan().send(1)", "chan send"),
+    ("c = chan(); select(c.recv, (c.send, 1))", "select"),
+    ("select()", "select (no cases)"),
+    ("nilchan.recv()", "chan receive (nil chan)"),
+    ("m = sync.Mutex(); m.lock(); m.lock()", "sync.Mutex.Lock"),
+    ("wg = sync.WaitGroup(); wg.add(1); wg.wait()", "sync.WaitGroup.Wait"),
+])
+def test_blocking_with_no_runtime_and_nobody_else_is_a_deadlock(op, reason):
+    r = run_prog(f"""
+        import pyruntime as rt
+        from pyruntime import chan, nilchan, select, sync
+        try:
+            {op}
+        except rt.Deadlock as e:
+            print("caught", e)
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "caught all goroutines are asleep - deadlock!"
+    assert r.stderr.startswith(f"{DEADLOCK_MSG}\n\ngoroutine 1 [{reason}]:\n"), r.stderr
+
+
+def test_blocking_with_no_runtime_while_a_thread_lives_stays_a_plain_wait():
+    # Another thread may end the wait (here it does): the main thread blocks itself,
+    # as SPEC 3.2 says, and no runtime starts.
+    r = run_prog("""
+        import threading
+        import pyruntime as rt
+        from pyruntime import chan
+        from pyruntime._core import proc
+        ch, go_on = chan(), threading.Event()
+        def later():
+            go_on.wait()
+            ch.send("sent")
+        threading.Thread(target=later).start()
+        threading.Timer(0, go_on.set).start()
+        print(ch.recv(), proc.sched.running)
+    """)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "sent False"

@@ -80,6 +80,11 @@ Where we differ from Go, and why
       M blocked in the netpoller is not otherwise counted as progress (Go counts it as
       running): with no waiter nothing it can return would wake a G, and counting it
       would turn a deadlock into a hang.
+    * No runtime yet: a runtime operation that would block the main thread while no
+      runtime runs and no other thread lives starts the implicit runtime, as ``go()``
+      does (``start_to_block``): the wait can only be a deadlock, and it is reported
+      (``Deadlock`` raised, the fatal error on stderr) instead of hanging.  With other
+      threads alive (or on another thread) it stays a plain thread's wait (SPEC 3.2).
     * Interrupts.  Python can raise into a parked goroutine, Go cannot: Ctrl-C, a panic
       in another goroutine and deadlock are *posted* to the main G (``g.exc`` then
       ``ready``) from another thread.  Posted while the G still runs, the ``ready`` is a
@@ -1647,6 +1652,26 @@ def on_shutdown(f: Callable[[], None]) -> None:
 
 
 # --------------------------------------------------------------------------- outside threads
+
+def start_to_block() -> bool:
+    """A runtime object is about to block the calling thread, which runs no goroutine.
+    With no runtime running, on the main thread, and no other thread alive that could
+    end the wait, start the implicit runtime (as ``go()`` does) and return True: the
+    caller is now the main goroutine and parks, so deadlock detection reports what would
+    otherwise hang forever (a plain thread's wait is invisible to it).  Otherwise False:
+    the thread blocks itself (SPEC 3.2).  Call it before queueing the waiter."""
+    if sched.running:
+        return False
+    me = threading.current_thread()
+    if me is not threading.main_thread():
+        return False  # a thread that may end must not become M0 (P0 would die with it)
+    if threading.active_count() > 1:
+        for t in threading.enumerate():
+            if t is not me and not t.name.startswith("pyruntime-") and t.is_alive():
+                return False  # it may be the one that ends our wait
+    _start(None, implicit=True)
+    return True
+
 
 def block_outside(note: Note, unlock: Any) -> None:
     """Block a plain OS thread (not a goroutine) on ``note``; counted for checkdead."""
