@@ -198,6 +198,9 @@ class chan:
                 self._unqueue(self._sendq, sg)
                 raise
         else:
+            if proc.start_to_block():  # no runtime, nobody else: report the deadlock
+                lock.release()
+                return self.send(v)
             sg = _Sudog(g, v)
             self._sendq.append(sg)
             proc.block_outside(sg.note, lock)  # type: ignore[arg-type]
@@ -297,6 +300,9 @@ class chan:
             sg.val = None  # the sudog outlives this receive: do not keep the value alive
             return v, sg.ok
         else:
+            if proc.start_to_block():  # no runtime, nobody else: report the deadlock
+                lock.release()
+                return self.recv_()
             sg = _Sudog(g, None)
             self._recvq.append(sg)
             if self._timer is not None:
@@ -453,7 +459,7 @@ nilchan = _NilChan()
 
 def _block_forever(reason: str) -> None:
     g = getattr(_getcurrent(), "_rtg", None)
-    if g is not None:
+    if g is not None or proc.start_to_block():
         while True:
             _park(reason)
     note = Note()
@@ -533,6 +539,8 @@ def select(*cases: Any) -> tuple[int, Any]:
 
 def _select_block(live: list[tuple[int, int, Any, Any]]) -> tuple[int, Any]:
     g = getattr(_getcurrent(), "_rtg", None)
+    if g is None and proc.start_to_block():  # no runtime, nobody else: report the deadlock
+        g = getattr(_getcurrent(), "_rtg", None)
     sel = _SelectDone()
     chans = sorted({id(c[2]): c[2] for c in live}.values(), key=id)
     for ch in chans:

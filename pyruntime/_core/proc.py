@@ -82,10 +82,35 @@ Where we differ from Go, and why
       (``syscall()``), a separate bounded pool.
     * ``/sched/latencies:seconds`` records every runnable→running interval (Go samples
       1 in 8).
-    * Deadlock detection knows of threads outside the runtime only once they block on a
-      runtime object.  A live plain thread that has not yet (say, started just before
-      main blocks on the channel it will send on) defers the verdict by
-      DEADLOCK_GRACE seconds of no progress; Go has no such threads.
+    * Deadlock detection and plain threads (Go has no such threads).  A thread blocked
+      on a runtime object (``noutside``) keeps checkdead quiet, as the SPEC says.  A
+      live thread that has *used* the runtime (blocked on a runtime object, woken a
+      goroutine, or started one: ``_touched``) and is not blocked on one now is
+      running its own code and may send again: progress is possible for as long as it
+      lives, however long it takes.  A live thread that has never used it is either
+      about to (started just before main blocks on the channel it will send on) or
+      unrelated (a library's worker): it defers the verdict by DEADLOCK_GRACE seconds
+      of no progress, then the deadlock is reported.  So the line is drawn by use,
+      not by daemon status, and a thread that only ever used channel buffers (never
+      blocked, never woke anyone) is not known.  Threads not started by ``threading``
+      are not seen.  sysmon re-checks while a suspicion stands, so the report comes
+      once the last such thread ends.
+    * Who runs checkdead: an M going idle (Go's ``mput``), a retiring M leaving
+      ``allp`` (Go's ``mexit``), and whoever lowers a count that kept it quiet while
+      every P is idle (the netpoller's waiters, ``nsyscall``, ``noutside``:
+      ``checkdead_idle``): the woken G may have blocked again, and the idle Ms' checks
+      saw the old count.  A count is lowered only after the G is readied, so that a G
+      in transit always keeps checkdead quiet.
+    * Netpoll: the waiter count covers Gs parked on fds and Gs the poller harvested
+      but has not queued yet (Go applies netpoll's delta after ``injectglist``).  An
+      M blocked in the netpoller is not otherwise counted as progress (Go counts it as
+      running): with no waiter nothing it can return would wake a G, and counting it
+      would turn a deadlock into a hang.
+    * No runtime yet: a runtime operation that would block the main thread while no
+      runtime runs and no other thread lives starts the implicit runtime, as ``go()``
+      does (``start_to_block``): the wait can only be a deadlock, and it is reported
+      (``Deadlock`` raised, the fatal error on stderr) instead of hanging.  With other
+      threads alive (or on another thread) it stays a plain thread's wait (SPEC 3.2).
     * Interrupts.  Python can raise into a parked goroutine, Go cannot: Ctrl-C, a panic
       in another goroutine and deadlock are *posted* to the main G (``g.exc`` then
       ``ready``) from another thread.  Posted while the G still runs, the ``ready`` is a
@@ -170,10 +195,14 @@ _tput: Any = None
 
 # The netpoller (pyruntime.netpoll installs it on first use; None until then).  Contract:
 #   poll(timeout) -> list[G]   timeout 0: do not block; None: block until an event or
-#                              break_(); else seconds.  Returns the Gs whose fds are ready
-#                              (the caller readies them).
+#                              break_(); else seconds.  Returns the Gs whose fds are ready,
+#                              still counted in ``waiters``: the caller readies them, then
+#                              lowers the count (``_inject``), as Go applies netpoll's
+#                              delta after injectglist.
 #   break_()                   wake a poll blocked on another thread (Go's netpollBreak).
-#   waiters                    Gs parked on fds (keeps checkdead quiet, as in Go).
+#   waiters                    Gs parked on fds or harvested and not yet readied (keeps
+#                              checkdead quiet, as in Go).
+#   addwaiters(n)              change ``waiters``.
 netpoller: Any = None
 
 
@@ -479,9 +508,14 @@ def _wakem(m: M) -> None:
 
 
 def _inject(gs: list) -> None:
-    """Ready a batch of Gs found by the netpoller (Go's injectglist, no runnext)."""
+    """Ready a batch of Gs found by the netpoller (Go's injectglist, no runnext), then
+    uncount them from its waiters: until they are queued they must keep checkdead
+    quiet (netpoll/polldesc.py's invariants)."""
     for g in gs:
         ready(g, next=False)
+    np = netpoller
+    if np is not None:
+        np.addwaiters(-len(gs))
 
 
 def _globrunqput(g: G) -> None:
@@ -771,7 +805,8 @@ def ready(g: G, next: bool = True, key: Any = None) -> None:
     q = p.runq
     if not q and p.runnext is None:
         p.stall_t0 = now
-    if next and p.m.ident == _get_ident():  # called on p's own M (cheaper than _tls.m)
+    outside = False
+    if next and p.m.ident == (me := _get_ident()):  # called on p's own M (cheaper than _tls.m)
         if p.fired is not None:  # inside run_timers on this P: queued at the head after
             p.fired.append(g)
             p.lock.release()
@@ -782,8 +817,15 @@ def ready(g: G, next: bool = True, key: Any = None) -> None:
             q.append(old)
     else:
         q.append(g)
+        # Woken from a plain thread (not an M: ``_mids``)?  It uses the runtime
+        # (``_checkdead``).  Such wakes pass next=True (channels, sync, netpoll), so the
+        # ident is at hand; next=False and keyed readies are the runtime's own
+        # (netpoll harvest, syscall completions, interrupts).
+        outside = next and key is None and me not in _mids
     idle = p.idle
     p.lock.release()
+    if outside:
+        _touch_outside()
     if _tput is not None:
         # The waker: this M's G if it is running (not in g0, a timer, a syscall M or an
         # outside thread: 0).
@@ -1240,6 +1282,7 @@ def _find_runnable(m: M) -> tuple[G | None, bool]:
             _gcstopm(m)
             continue
         if p.dead and _retire(m, p):
+            checkdead_idle()  # the P left allp: the rest may all be idle (Go: mexit's checkdead)
             return None, False
         r = _find_local(p, m)
         if r is not None:
@@ -1366,16 +1409,20 @@ def _checkdead() -> bool:
     mg = sched.main_g
     if mg is None or mg._status != Gwaiting:
         return False
-    if _outside_threads_alive():
-        # A plain thread that has not touched a runtime object yet may be about to (a
-        # thread started just before main blocked on the channel it will send on): give
-        # it DEADLOCK_GRACE seconds of no progress before calling it a deadlock.  sysmon
-        # re-checks (``recheck_dead``); any M leaving idle resets the clock.
+    known, other = _outside_threads_alive()
+    if known or other:
+        # A live plain thread that has used the runtime (``_touched``) and is not blocked
+        # on it (that is ``noutside``, above) is running its own code and may well send
+        # again: progress is possible for as long as it lives.  One that has not touched
+        # a runtime object yet may be about to (a thread started just before main blocked
+        # on the channel it will send on): give it DEADLOCK_GRACE seconds of no progress
+        # before calling it a deadlock.  Either way sysmon re-checks while the suspicion
+        # stands (``recheck_dead``: the thread may end); any M leaving idle resets it.
         now = monotonic()
         if not sched.deadsuspect:
             sched.deadsuspect = now
             return False
-        if now - sched.deadsuspect < DEADLOCK_GRACE:
+        if known or now - sched.deadsuspect < DEADLOCK_GRACE:
             return False
     sched.dead = True
     return True
@@ -1383,28 +1430,68 @@ def _checkdead() -> bool:
 
 DEADLOCK_GRACE = 1.0  # seconds (see _checkdead)
 
+# The thread idents of the running Ms (``ready``'s "woken from a plain thread?").
+_mids: set[int] = set()
 
-def _outside_threads_alive() -> bool:
-    """Is a Python thread alive that is neither M0's nor the runtime's own?"""
+# Plain threads that have used the runtime: blocked on a runtime object, woken a
+# goroutine, or started one (``_touch_outside``), by thread ident.  Kept across runs and
+# pruned when the thread has ended.
+_touched: dict[int, threading.Thread] = {}
+
+
+def _touch_outside() -> None:
+    """The calling thread (no M) uses the runtime: remember it (see ``_checkdead``)."""
+    t = threading.current_thread()
+    if _touched.get(t.ident) is not t:  # type: ignore[arg-type]
+        if len(_touched) >= 64:  # threads come and go with no checkdead to prune them
+            for ident, u in list(_touched.items()):
+                if not u.is_alive() and _touched.get(ident) is u:
+                    del _touched[ident]
+        _touched[t.ident] = t  # type: ignore[index]
+
+
+def _outside_threads_alive() -> tuple[bool, bool]:
+    """Python threads alive that are neither M0's nor the runtime's own, as (has one that
+    used the runtime, has one that has not).  Threads not started by ``threading`` are
+    not seen (a ``_DummyThread`` never reports that it ended)."""
     m0 = sched.m0
     t0 = m0.thread if m0 is not None else None
+    known = other = False
+    for ident, t in list(_touched.items()):
+        if not t.is_alive():
+            if _touched.get(ident) is t:
+                del _touched[ident]
+        elif t is not t0 and not t.name.startswith("pyruntime-") and not isinstance(t, threading._DummyThread):
+            known = True
     for t in threading.enumerate():
         if t is t0 or t.name.startswith("pyruntime-") or isinstance(t, threading._DummyThread):
             continue
-        if t.is_alive():
-            return True
-    return False
+        if t.is_alive() and _touched.get(t.ident) is not t:  # type: ignore[arg-type]
+            other = True
+            break
+    return known, other
 
 
-def recheck_dead() -> None:
-    """sysmon, while every P is idle: a deadlock that waited for outside threads
-    (``_checkdead``) is reported once its grace has passed."""
-    if not sched.deadsuspect:
+def checkdead_idle() -> None:
+    """Run checkdead if every P is idle, and report a deadlock.  For those that take
+    away a reason for the idle Ms' checkdead to stay quiet without going idle
+    themselves: a retiring M leaving ``allp``, the netpoller's waiter count dropping
+    (Go runs checkdead when an M exits, and its netpoll waiters never leave the count
+    before they are queued)."""
+    if not sched.running:
         return
     with sched.lock:
         dead = sched.npidle >= len(sched.allp) and not sched.runq and _checkdead()
     if dead:
         _report_deadlock()
+
+
+def recheck_dead() -> None:
+    """sysmon, while every P is idle: a deadlock that waited for outside threads
+    (``_checkdead``) is reported once they can no longer end it."""
+    if not sched.deadsuspect:
+        return
+    checkdead_idle()
 
 
 def _report_deadlock() -> None:
@@ -1506,6 +1593,7 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
             wakep()
         return g
     # An outside thread: the global queue.
+    _touch_outside()
     g = G(_new_goid(None), fn, args, kwargs)
     with sched.lock:
         sched.outside_created += 1
@@ -1615,6 +1703,8 @@ class _SyscallPool:
             ready(g, next=False, key=req)
             with sched.lock:
                 sched.nsyscall -= 1
+            if sched.npidle >= len(sched.allp):
+                checkdead_idle()  # g may have blocked again while we still counted
             with self.lock:
                 if q is not self.q:
                     return  # the runtime that owned this worker has stopped
@@ -1688,6 +1778,8 @@ def syscall_wait(result: Callable[[], Any], add_done_callback: Callable[[Callabl
         ready(g, next=False, key=key)
         with sched.lock:
             sched.nsyscall -= 1
+        if sched.npidle >= len(sched.allp):
+            checkdead_idle()  # g may have blocked again while we still counted
 
     add_done_callback(done)
     if g.exc is not None:  # an interrupt posted while we were running (see park)
@@ -1711,8 +1803,29 @@ def on_shutdown(f: Callable[[], None]) -> None:
 
 # --------------------------------------------------------------------------- outside threads
 
+def start_to_block() -> bool:
+    """A runtime object is about to block the calling thread, which runs no goroutine.
+    With no runtime running, on the main thread, and no other thread alive that could
+    end the wait, start the implicit runtime (as ``go()`` does) and return True: the
+    caller is now the main goroutine and parks, so deadlock detection reports what would
+    otherwise hang forever (a plain thread's wait is invisible to it).  Otherwise False:
+    the thread blocks itself (SPEC 3.2).  Call it before queueing the waiter."""
+    if sched.running:
+        return False
+    me = threading.current_thread()
+    if me is not threading.main_thread():
+        return False  # a thread that may end must not become M0 (P0 would die with it)
+    if threading.active_count() > 1:
+        for t in threading.enumerate():
+            if t is not me and not t.name.startswith("pyruntime-") and t.is_alive():
+                return False  # it may be the one that ends our wait
+    _start(None, implicit=True)
+    return True
+
+
 def block_outside(note: Note, unlock: Any) -> None:
     """Block a plain OS thread (not a goroutine) on ``note``; counted for checkdead."""
+    _touch_outside()
     with sched.lock:
         sched.noutside += 1
     if unlock is not None:
@@ -1722,6 +1835,8 @@ def block_outside(note: Note, unlock: Any) -> None:
     finally:
         with sched.lock:
             sched.noutside -= 1
+        if sched.npidle >= len(sched.allp):
+            checkdead_idle()  # whoever woke us may have blocked for good while we counted
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -1794,6 +1909,7 @@ def _mcommon(m: M) -> None:
     m.tstate = _pre.tstate_of_current_thread()
     m.tid = threading.get_native_id()
     m.ident = threading.get_ident()
+    _mids.add(m.ident)
     try:
         m.cpu_clock = time.pthread_getcpuclockid(threading.get_ident())
     except (AttributeError, OSError):
@@ -2146,6 +2262,7 @@ def _mstart(m: M) -> None:
     finally:
         _kill_m(m)
         _emit("ProcStop", p=m.p.id, m=m.id)
+        _mids.discard(m.ident)
         _tls.m = None
 
 
@@ -2206,6 +2323,8 @@ def shutdown(timeout: float = 5.0) -> None:
     except AttributeError:
         pass
     _tls.m = None
+    if m0 is not None:
+        _mids.discard(m0.ident)
     sched.running = False
     for g in list(sched.allgs.values()):
         g._status = Gdead  # abandoned, as in Go: never-started and blocked Gs alike

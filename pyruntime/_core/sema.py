@@ -62,6 +62,8 @@ class Sema:
             return 0
         t0 = time.perf_counter_ns()
         g = proc.getg()
+        if g is None and proc.start_to_block():  # no runtime, nobody else: report the deadlock
+            g = proc.getg()
         while True:
             w = _Waiter(g)
             if lifo:

@@ -53,7 +53,8 @@ Wait protocol (Go's ``netpollblock``)
     ``Netpoller.waiters`` and ``proc.park("IO wait", pd.lock)`` (the lock is released
     only after the G is marked waiting, so a waker holding the lock always sees a parked
     G).  Whoever empties ``waiters`` (an event, a deadline timer, a deadline change,
-    close) readies the Gs it took and uncounts them.  After waking: CLOSING, else OK if
+    close) readies the Gs it took and only then uncounts them (``poll`` leaves both to
+    its caller).  After waking: CLOSING, else OK if
     an edge came, else TIMEOUT if the deadline passed, else OK (spurious: the caller
     retries its syscall, as in Go).
 
@@ -62,8 +63,13 @@ Invariants
       ``pd.lock``; I/O paths only read ``seq`` (one load before each syscall).
     * Nobody readies a G while holding ``pd.lock``; Gs found by ``poll`` are returned
       to the scheduler, which readies them.
-    * ``Netpoller.waiters`` == the number of goroutines parked on pollDescs; it
-      changes under ``_wlock`` only (it keeps ``checkdead`` quiet, as in Go).
+    * ``Netpoller.waiters`` == the number of goroutines parked on pollDescs *or taken
+      off them and not yet readied*; it changes under ``_wlock`` only.  It keeps
+      ``checkdead`` quiet, as in Go, so a G leaves it only once it is on a run queue: a
+      G harvested by one M but not yet queued is invisible to checkdead otherwise, and
+      an M going idle in that window reported a false deadlock (1 in ~30,000 dials at
+      GOMAXPROCS 4, free-threaded).  A decrement made while every P is idle re-runs
+      checkdead (``proc.checkdead_idle``): the idling Ms saw the higher count.
     * ``Netpoller.lock`` guards the slot table and ``fdmap`` (fd -> live pollDesc);
       it is never held while a pollDesc lock is taken.
 
@@ -428,8 +434,8 @@ class MultiWaiter:
 def _mw_timeout(mw: MultiWaiter, when: float, seq: Any) -> None:
     g = mw.fire()
     if g is not None:
-        mw.np.addwaiters(-1)
         proc.ready(g)
+        mw.np.addwaiters(-1)
 
 
 class Netpoller:
@@ -451,13 +457,15 @@ class Netpoller:
 
     def poll(self, timeout: float | None) -> list:
         """Harvest events (``timeout``: 0 = don't block, None = until an event or
-        ``break_()``, else seconds) and return the goroutines they make ready."""
+        ``break_()``, else seconds) and return the goroutines they make ready.  They are
+        still counted in ``waiters``: the caller readies them, then calls
+        ``addwaiters(-len(gs))`` (Go's findRunnable applies netpoll's delta after
+        injectglist)."""
         evs = self.backend.wait(timeout)
         if not evs:
             return []
         gs: list = []
         pds = self.pds
-        n = 0
         for tag, mode in evs:
             try:
                 pd = pds[tag & SLOT_MASK]
@@ -486,17 +494,16 @@ class Netpoller:
             if rw is not None:
                 if type(rw) is G:
                     gs.append(rw)
-                    n += 1
                 else:
-                    n += _collect(rw, gs)
+                    _collect(rw, gs)
             if ww is not None:
                 if type(ww) is G:
                     gs.append(ww)
-                    n += 1
                 else:
-                    n += _collect(ww, gs)
-        if n:
-            self.addwaiters(-n)
+                    _collect(ww, gs)
+        # The Gs stay counted in ``waiters`` until the caller has readied them and lowers
+        # the count by len(gs) itself (proc._inject): in between they are neither queued
+        # nor counted anywhere else, and checkdead would call a deadlock.
         return gs
 
     def break_(self) -> None:
@@ -505,27 +512,36 @@ class Netpoller:
     # ------------------------------------------------------------------ bookkeeping
 
     def addwaiters(self, n: int) -> None:
+        """Count ``n`` more (or, negative, fewer) parked goroutines.  Lower the count only
+        after readying the Gs (see the module essay)."""
         lk = self._wlock
         lk.acquire()
         self.waiters += n
         lk.release()
-        if n > 0 and self._epoch != proc.sched.start_ns:
-            self._epoch = proc.sched.start_ns
-            proc.on_shutdown(self._purge)
+        if n > 0:
+            if self._epoch != proc.sched.start_ns:
+                self._epoch = proc.sched.start_ns
+                proc.on_shutdown(self._purge)
+        else:
+            s = proc.sched
+            if s.npidle >= len(s.allp):
+                # Every P is idle and the readied Gs may already have blocked again: an
+                # idling M saw our count and stayed quiet, so checkdead is ours to re-run.
+                proc.checkdead_idle()
 
     def wake(self, w: Any) -> None:
         """Ready the waiters taken off a half (not from ``poll``: a timer, a deadline
-        change, a close)."""
+        change, a close), then uncount them."""
         if type(w) is G:
-            self.addwaiters(-1)
             proc.ready(w)
+            self.addwaiters(-1)
             return
         gs: list = []
         n = _collect(w, gs)
-        if n:
-            self.addwaiters(-n)
         for g in gs:
             proc.ready(g)
+        if n:
+            self.addwaiters(-n)
 
     def _purge(self) -> None:
         """The runtime stopped: goroutines still listed as waiters are gone."""
