@@ -91,7 +91,7 @@ def test_a_g_the_netpoller_harvested_counts_until_it_is_readied(procs, monkeypat
                     b.send(b"x")
 
                 go(writer)
-                return pd.wait(pd.r)
+                return pd.wait(pd.r, pd.r.seq)
             finally:
                 np.release(pd)
 
@@ -132,7 +132,7 @@ def test_a_g_woken_by_a_deadline_change_counts_until_it_is_readied(procs, monkey
                     pd.set_deadline(pd.r, -1.0)
 
                 go(expirer)
-                return pd.wait(pd.r)
+                return pd.wait(pd.r, pd.r.seq)
             finally:
                 np.release(pd)
 
