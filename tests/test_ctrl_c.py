@@ -326,3 +326,29 @@ def test_ctrl_c_posted_to_main_as_it_returns_is_raised_by_run():
     with pytest.raises(KeyboardInterrupt):
         rt.run(main, gomaxprocs=1)
     assert rt.run(lambda: 42) == 42  # nothing stays pending for the next run
+
+
+def test_a_syscall_outliving_shutdown_does_not_leak_into_the_next_runtime():
+    # shutdown gives a call still running on a syscall M 0.5 s, then leaves its thread to
+    # end when the call returns.  Its completion used to decrement the *next* runtime's
+    # nsyscall (to -1), which silenced that runtime's deadlock detection for ever.
+    import threading
+
+    release = threading.Event()
+
+    def main():
+        rt.go(rt.syscall, release.wait, 30)
+        rt.gosched()  # (the goroutine submits its call)
+        return [t for t in threading.enumerate() if t.name.startswith("pyruntime-syscall")]
+
+    workers = rt.run(main, gomaxprocs=1)
+    assert workers and all(t.is_alive() for t in workers)
+
+    def main2():
+        release.set()
+        for t in workers:
+            t.join(10)  # the old call returns and its worker ends, inside this runtime
+        assert not any(t.is_alive() for t in workers)
+        return proc.sched.nsyscall
+
+    assert rt.run(main2, gomaxprocs=1) == 0

@@ -69,7 +69,27 @@ Where we differ from Go, and why
       queue, ``sleep`` stops its timer, a syscall's completion is keyed (``ready(key=)``)
       so it cannot wake the G out of a later wait.  SIGINT reaches sysmon through
       ``signal.set_wakeup_fd`` (written by CPython's C handler at once), not through the
-      Python-level handler, which the main thread may run arbitrarily late.
+      Python-level handler, which the main thread may run arbitrarily late.  That
+      handler raises only when the main G runs its own code; never in a runtime frame
+      (``run``'s own included: raised there it could skip ``shutdown``) and never once
+      the runtime is stopping.
+    * The end of the program.  Go's exit kills every thread; ours must each be joined
+      (SPEC: every runtime thread ends when ``run`` returns, after a panic, a deadlock or
+      Ctrl-C too).  ``shutdown`` stops sysmon, unwinds M0's goroutines on the calling
+      thread, wakes every other M and *preempts their running Gs into GreenletExit*
+      (``gopreempt`` unwinds instead of requeueing while ``sched.stopping``; re-armed
+      every 10 ms), joins the Ms, then the syscall Ms (idle ones end at once), and waits
+      for their kernel tasks to leave /proc.  Threads stuck in a C call cannot be stopped:
+      shutdown waits ``timeout`` (5 s) for such an M and 0.5 s for such a syscall M, then
+      leaves it as a daemon that ends when its call returns.  A G with no preemption hook
+      (``asyncpreemptoff=1``, ``sysmon=0``) spinning in pure Python is such a thread too.
+    * A second Ctrl-C.  Until the last thread is joined, SIGINT stays with our handler,
+      which only records it while the runtime stops; the old handler comes back as the
+      very last step of ``shutdown``.  ``run`` then raises the recorded Ctrl-C (as plain
+      Python raises one in a ``finally``), unless a KeyboardInterrupt is already on its
+      way out, which absorbs it.  So a second Ctrl-C never cuts the shutdown short (it
+      used to raise inside it and leave threads running, and the next ``run`` said a
+      runtime was still running); the price is that it waits for the bounded waits above.
 """
 
 from __future__ import annotations
@@ -1492,12 +1512,15 @@ class _SyscallPool:
             req[0] = req[1] = req[2] = None
             if _tput is not None:
                 _tput(("GoSyscallEnd", perf_counter_ns(), g._goid, g.p.id, (threading.get_ident(), t1)))
-            ready(g, next=False, key=req)
-            with sched.lock:
-                sched.nsyscall -= 1
+            ready(g, next=False, key=req)  # (a no-op if its runtime stopped: the G is dead)
             with self.lock:
                 if q is not self.q:
-                    return  # the runtime that owned this worker has stopped
+                    # The runtime that owned this worker has stopped (the call outlived
+                    # shutdown's wait): its count must not leak into the next runtime's
+                    # ``nsyscall``, which would keep checkdead quiet for ever.
+                    return
+                with sched.lock:
+                    sched.nsyscall -= 1
                 self.nidle += 1
 
     def stop(self, timeout: float) -> list[threading.Thread]:
