@@ -279,6 +279,7 @@ class _Sched:
         self.implicit = False
         self.allp: list[P] = []
         self.allm: list[M] = []
+        self.retired: list[M] = []   # Ms whose P retired (gomaxprocs shrank): joined at shutdown
         self.gomaxprocs = 0
         self.runq: collections.deque[G] = collections.deque()
         self.pidle: list[P] = []
@@ -1473,6 +1474,7 @@ class _SyscallPool:
         self.lock = threading.Lock()
         self.q: queue.SimpleQueue = queue.SimpleQueue()
         self.threads: set[threading.Thread] = set()
+        self.leaving: list[threading.Thread] = []  # idle workers on their way out (stop joins them)
         self.nidle = 0
 
     def submit(self, req: list) -> None:
@@ -1498,6 +1500,8 @@ class _SyscallPool:
                     if self.nidle > 0 and q is self.q:
                         self.nidle -= 1
                         self.threads.discard(me)
+                        self.leaving = [t for t in self.leaving if t.is_alive()]
+                        self.leaving.append(me)
                         return
                 continue
             if req is None:
@@ -1527,8 +1531,9 @@ class _SyscallPool:
         """Stop every worker; wait up to ``timeout`` for those still in a call.  Returns
         the workers it stopped."""
         with self.lock:
-            threads = list(self.threads)
+            threads = list(self.threads) + self.leaving
             self.threads.clear()
+            self.leaving = []
             self.nidle = 0
             old, self.q = self.q, queue.SimpleQueue()
         for _ in threads:
@@ -2110,7 +2115,8 @@ def shutdown(timeout: float = 5.0) -> bool:
     m0 = sched.m0
     sched.stopping = True  # from here on SIGINT only records (_on_sigint)
     sm = sched.sysmon
-    joined = [m.thread for m in sched.allm[1:] if m.thread is not None]
+    ms = sched.allm[1:] + sched.retired
+    joined = [m.thread for m in ms if m.thread is not None]
     if sm is not None and sm.thread is not None:
         joined.append(sm.thread)
     _stop_sysmon()  # first: sysmon must not inspect greenlets that are being unwound
@@ -2127,7 +2133,7 @@ def shutdown(timeout: float = 5.0) -> bool:
             except Exception:
                 pass
     end = monotonic() + timeout
-    for m in sched.allm[1:]:
+    for m in ms:
         t = m.thread
         if t is None or t is threading.current_thread():
             continue
@@ -2343,6 +2349,7 @@ def _retire(m: M, p: P) -> bool:
             return False
         sched.allp = [q for q in sched.allp if q is not p]
         sched.allm = [q for q in sched.allm if q is not m]
+        sched.retired.append(m)  # its thread ends by itself; shutdown still joins it
         if p in sched.pidle:
             sched.pidle.remove(p)
             sched.npidle -= 1
