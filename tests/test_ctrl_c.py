@@ -36,6 +36,7 @@ CLEAN = "['MainThread'] 1"
 PRELUDE = """
 import faulthandler, os, signal, sys, threading
 faulthandler.register(signal.SIGUSR1, all_threads=True)
+signal.signal(signal.SIGINT, signal.default_int_handler)  # (a test run as a background job inherits SIG_IGN)
 import pyruntime as rt
 from pyruntime import chan, go
 from pyruntime._core import proc
