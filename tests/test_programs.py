@@ -119,6 +119,7 @@ def test_ctrl_c_stops_cleanly(prog):
     src = textwrap.dedent(f"""
         import faulthandler, signal, threading
         faulthandler.register(signal.SIGUSR1, all_threads=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # (a background job inherits SIG_IGN)
         import pyruntime as rt
         from pyruntime import chan, go, time
         def spin():

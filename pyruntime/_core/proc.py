@@ -120,7 +120,27 @@ Where we differ from Go, and why
       queue, ``sleep`` stops its timer, a syscall's completion is keyed (``ready(key=)``)
       so it cannot wake the G out of a later wait.  SIGINT reaches sysmon through
       ``signal.set_wakeup_fd`` (written by CPython's C handler at once), not through the
-      Python-level handler, which the main thread may run arbitrarily late.
+      Python-level handler, which the main thread may run arbitrarily late.  That
+      handler raises only when the main G runs its own code; never in a runtime frame
+      (``run``'s own included: raised there it could skip ``shutdown``) and never once
+      the runtime is stopping.
+    * The end of the program.  Go's exit kills every thread; ours must each be joined
+      (SPEC: every runtime thread ends when ``run`` returns, after a panic, a deadlock or
+      Ctrl-C too).  ``shutdown`` stops sysmon, unwinds M0's goroutines on the calling
+      thread, wakes every other M and *preempts their running Gs into GreenletExit*
+      (``gopreempt`` unwinds instead of requeueing while ``sched.stopping``; re-armed
+      every 10 ms), joins the Ms, then the syscall Ms (idle ones end at once), and waits
+      for their kernel tasks to leave /proc.  Threads stuck in a C call cannot be stopped:
+      shutdown waits ``timeout`` (5 s) for such an M and 0.5 s for such a syscall M, then
+      leaves it as a daemon that ends when its call returns.  A G with no preemption hook
+      (``asyncpreemptoff=1``, ``sysmon=0``) spinning in pure Python is such a thread too.
+    * A second Ctrl-C.  Until the last thread is joined, SIGINT stays with our handler,
+      which only records it while the runtime stops; the old handler comes back as the
+      very last step of ``shutdown``.  ``run`` then raises the recorded Ctrl-C (as plain
+      Python raises one in a ``finally``), unless a KeyboardInterrupt is already on its
+      way out, which absorbs it.  So a second Ctrl-C never cuts the shutdown short (it
+      used to raise inside it and leave threads running, and the next ``run`` said a
+      runtime was still running); the price is that it waits for the bounded waits above.
 """
 
 from __future__ import annotations
@@ -267,7 +287,8 @@ class M:
     """A machine: one OS thread, its g0, its pool of free worker greenlets, its note."""
 
     __slots__ = ("id", "p", "thread", "g0", "curg", "note", "free", "glets", "spinning", "tid", "ident", "lat", "is_m0", "nextg",
-                 "in_netpoll", "run_start", "runlen", "tstate", "blocked", "cpu_clock", "latc", "runlenc")
+                 "in_netpoll", "run_start", "runlen", "tstate", "blocked", "cpu_clock", "latc", "runlenc",
+                 "exitlock")
 
     def __init__(self, mid: int, p: P) -> None:
         self.id = mid
@@ -290,6 +311,10 @@ class M:
         self.latc = self.lat.counts        # the shards' count lists, for the inlined records
         self.runlenc = self.runlen.counts
         self.tstate = 0          # the thread's PyThreadState* (preemption hooks)
+        # Held while another thread arms a preemption hook on this M (3.11 writes into its
+        # thread state); the M's thread takes it and zeroes ``tstate`` before it ends, so
+        # no hook is ever armed on a freed thread state.
+        self.exitlock = threading.Lock()
         self.blocked = False     # sysmon saw its G stuck outside Python bytecode
         self.cpu_clock: int | None = None
 
@@ -309,6 +334,7 @@ class _Sched:
         self.implicit = False
         self.allp: list[P] = []
         self.allm: list[M] = []
+        self.retired: list[M] = []   # Ms whose P retired (gomaxprocs shrank): joined at shutdown
         self.gomaxprocs = 0
         self.runq: collections.deque[G] = collections.deque()
         self.pidle: list[P] = []
@@ -1085,7 +1111,11 @@ def _is_preempt_safe(g: G) -> bool:
 
 def gopreempt(g: G) -> None:
     """Switch the running G out because sysmon (or STW) asked: Go's ``gopreempt_m``.
-    It goes to the tail of its own P's queue (a started G cannot move)."""
+    It goes to the tail of its own P's queue (a started G cannot move).  While the
+    runtime stops, the G is unwound instead (``GreenletExit`` raised where it runs):
+    that is how ``shutdown`` ends a goroutine spinning in pure Python on another M."""
+    if sched.stopping:
+        raise GreenletExit()
     m = g.m
     p = m.p
     now = perf_counter_ns()
@@ -1130,11 +1160,32 @@ def preemptone(p: P, now: int) -> bool:
     g.preempt = True
     sched.preempt_pending = True
     p.preempt_at = now
-    pr = preempter
-    if pr is not None:
-        pr.disarm(m)  # re-arm on the current stack (a re-issued request)
-        pr.arm(m, g)
+    _arm(m, g)
     return True
+
+
+def _arm(m: M, g: G) -> None:
+    """Arm the asynchronous hook for ``g`` on ``m`` (re-armed on its current stack if a
+    request was pending), unless ``m``'s thread has ended (``M.exitlock``)."""
+    pr = preempter
+    if pr is None:
+        return
+    with m.exitlock:
+        if m.tstate:
+            pr.disarm(m)
+            pr.arm(m, g)
+
+
+def _preempt_exit(m: M) -> None:
+    """shutdown: ask the G running on ``m`` to unwind (``gopreempt`` raises GreenletExit
+    while ``sched.stopping``).  A G in pure Python gets there at its next bytecode
+    boundary the hook sees; one inside a C call, at the call's return."""
+    g = m.curg
+    if g is None or g._status != Grunning:
+        return
+    g.preempt = True
+    sched.preempt_pending = True
+    _arm(m, g)
 
 
 def check_preempt() -> None:
@@ -1656,6 +1707,7 @@ class _SyscallPool:
         self.lock = threading.Lock()
         self.q: queue.SimpleQueue = queue.SimpleQueue()
         self.threads: set[threading.Thread] = set()
+        self.leaving: list[threading.Thread] = []  # idle workers on their way out (stop joins them)
         self.nidle = 0
         self.busy: dict[int, G] = {}  # thread ident -> the G whose call it runs (the panel)
 
@@ -1682,6 +1734,8 @@ class _SyscallPool:
                     if self.nidle > 0 and q is self.q:
                         self.nidle -= 1
                         self.threads.discard(me)
+                        self.leaving = [t for t in self.leaving if t.is_alive()]
+                        self.leaving.append(me)
                         return
                 continue
             if req is None:
@@ -1700,27 +1754,37 @@ class _SyscallPool:
             req[0] = req[1] = req[2] = None
             if _tput is not None:
                 _tput(("GoSyscallEnd", perf_counter_ns(), g._goid, g.p.id, (threading.get_ident(), t1)))
-            ready(g, next=False, key=req)
-            with sched.lock:
-                sched.nsyscall -= 1
-            if sched.npidle >= len(sched.allp):
-                checkdead_idle()  # g may have blocked again while we still counted
+            ready(g, next=False, key=req)  # (a no-op if its runtime stopped: the G is dead)
             with self.lock:
                 if q is not self.q:
-                    return  # the runtime that owned this worker has stopped
+                    # The runtime that owned this worker has stopped (the call outlived
+                    # shutdown's wait): its count must not leak into the next runtime's
+                    # ``nsyscall``, which would keep checkdead quiet for ever.
+                    return
+                with sched.lock:
+                    sched.nsyscall -= 1
                 self.nidle += 1
+            if sched.npidle >= len(sched.allp):
+                checkdead_idle()  # g may have blocked again while we still counted
 
-    def stop(self, timeout: float) -> None:
+    def stop(self, timeout: float) -> list[threading.Thread]:
+        """Stop every worker; wait up to ``timeout`` for those still in a call.  Returns
+        the workers it stopped."""
         with self.lock:
-            threads = list(self.threads)
+            threads = list(self.threads) + self.leaving
             self.threads.clear()
+            self.leaving = []
             self.nidle = 0
             old, self.q = self.q, queue.SimpleQueue()
         for _ in threads:
             old.put(None)
         end = monotonic() + timeout
         for t in threads:
-            t.join(max(0.0, end - monotonic()))
+            try:
+                t.join(max(0.0, end - monotonic()))
+            except RuntimeError:
+                pass  # submitted by a goroutine that outlived its M's join, not started yet
+        return threads
 
 
 _syscalls = _SyscallPool()
@@ -2023,9 +2087,15 @@ def _on_sigint(signum: int, frame: Any) -> None:
     # main goroutine is running its own code it raises right here, as plain Python does
     # (this also ends a blocking C call such as an unpatched time.sleep); anywhere else
     # sysmon delivers it (``deliver_sigint``), at the main goroutine's next park or
-    # preemption.
+    # preemption.  Never in a frame of the runtime itself (``run``'s own frame included:
+    # raised between ``_start`` and its ``try``, or at the top of its ``finally``, the
+    # KeyboardInterrupt skipped ``shutdown`` and left every thread running), and never
+    # once the runtime is stopping: ``shutdown`` collects that SIGINT (``_restore_sigint``)
+    # and ``run`` raises it after the last thread has ended.
     mg = sched.main_g
-    if mg is not None and mg._status == Grunning and getattr(getcurrent(), "_rtg", None) is mg:
+    if (mg is not None and mg._status == Grunning and not sched.stopping and frame is not None
+            and not frame.f_code.co_filename.startswith(_PKG_DIR)
+            and getattr(getcurrent(), "_rtg", None) is mg):
         from .preempt import in_runtime
 
         if not in_runtime(frame):
@@ -2116,32 +2186,46 @@ def take_sigint() -> bool:
 _SIGINT_BYTE = 2  # signal.SIGINT on every POSIX system we run on
 
 
-def _restore_sigint() -> None:
+def _restore_sigint() -> bool:
+    """Give SIGINT back to the program's previous handler (the last step of ``shutdown``)
+    and return True if a SIGINT arrived that nobody has raised yet: one that came while
+    the runtime was stopping, or one sysmon posted to a main goroutine that then ended
+    without parking.  The wake-up fd is restored and drained first and the handler last:
+    from that moment a Ctrl-C raises wherever the main thread is, as in plain Python,
+    and there is no runtime state left for it to cut short."""
     global _old_sigint, _old_wakeup_fd, _sig_r, _sig_w
     import signal
 
     if threading.current_thread() is not threading.main_thread():
-        return
-    if _old_sigint is not None:
-        try:
-            # signal.signal() first runs any pending Python-level handler (ours, a no-op
-            # now), so a late SIGINT is not raised again after run() has returned.
-            signal.signal(signal.SIGINT, _old_sigint)
-        except (ValueError, OSError):  # pragma: no cover
-            pass
-        _old_sigint = None
+        return False
+    pending = False
     if _sig_w >= 0:
         try:
             signal.set_wakeup_fd(_old_wakeup_fd)
         except (ValueError, OSError):  # pragma: no cover
             pass
-        for fd in (_sig_r, _sig_w):
+        with _sig_lock:
+            pending = take_sigint()
+        r, w = _sig_r, _sig_w
+        _sig_r = _sig_w = -1  # (from here on our handler records in sched.sigint)
+        _old_wakeup_fd = -1
+        for fd in (r, w):
             try:
                 os.close(fd)
             except OSError:  # pragma: no cover
                 pass
-        _sig_r = _sig_w = -1
-        _old_wakeup_fd = -1
+    if _old_sigint is not None:
+        try:
+            # signal.signal() first runs any pending Python-level handler (ours: it only
+            # records, the runtime is stopping), then installs the old one.
+            signal.signal(signal.SIGINT, _old_sigint)
+        except (ValueError, OSError):  # pragma: no cover
+            pass
+        _old_sigint = None
+    if sched.sigint:
+        sched.sigint = False
+        pending = True
+    return pending
 
 
 def interrupt_main() -> None:
@@ -2164,12 +2248,19 @@ def _post_to_main(mg: G, e: BaseException) -> None:
 
 
 def _stop_sysmon() -> None:
-    global preempter
-    _restore_sigint()
+    """Stop the sysmon thread (it must not inspect greenlets that are being unwound).
+    The preemption hooks and the SIGINT handler stay until every M has ended
+    (``_release_hooks``, ``_restore_sigint``)."""
     sm = sched.sysmon
     if sm is not None:
         sm.stop()
         sched.sysmon = None
+
+
+def _release_hooks() -> None:
+    """Undo what ``_start_sysmon`` set up, but for SIGINT: the preemption hooks, the
+    switch interval, M0's CPU affinity, the GC callback."""
+    global preempter
     pr = preempter
     preempter = None
     if pr is not None:
@@ -2264,6 +2355,8 @@ def _mstart(m: M) -> None:
         _emit("ProcStop", p=m.p.id, m=m.id)
         _mids.discard(m.ident)
         _tls.m = None
+        with m.exitlock:
+            m.tstate = 0
 
 
 def _kill_m(m: M) -> None:
@@ -2281,13 +2374,30 @@ def _kill_m(m: M) -> None:
     m.free.clear()
 
 
-def shutdown(timeout: float = 5.0) -> None:
-    """Stop the runtime: every M and syscall thread ends; other goroutines are abandoned."""
+EXIT_REPREEMPT = 0.01  # shutdown re-arms the exit preemption of a still-running G this often (s)
+
+
+def shutdown(timeout: float = 5.0) -> bool:
+    """Stop the runtime: every M, sysmon and syscall thread ends; other goroutines are
+    abandoned (parked ones and runnable ones are unwound with GreenletExit, a running
+    one at its next preemption point).  "Ends" means joined: each thread has run its
+    last Python code before this returns.  Two waits are bounded, because a thread
+    inside a C call cannot be stopped (Go's exit would kill it): an M whose goroutine
+    never returns from C, ``timeout`` seconds in all; a syscall M whose call has not
+    returned, 0.5 s.  Such a thread is left as a daemon and ends when its call returns.
+
+    Returns True if a Ctrl-C arrived that was not raised yet (during the shutdown, or
+    posted to a main goroutine that ended without parking): ``run`` raises it."""
     if not sched.running:
-        return
+        return False
     me = getcurrent()
     m0 = sched.m0
-    sched.stopping = True
+    sched.stopping = True  # from here on SIGINT only records (_on_sigint)
+    sm = sched.sysmon
+    ms = sched.allm[1:] + sched.retired
+    joined = [m.thread for m in ms if m.thread is not None]
+    if sm is not None and sm.thread is not None:
+        joined.append(sm.thread)
     _stop_sysmon()  # first: sysmon must not inspect greenlets that are being unwound
     for m in sched.allm:
         _wakem(m)
@@ -2302,12 +2412,21 @@ def shutdown(timeout: float = 5.0) -> None:
             except Exception:
                 pass
     end = monotonic() + timeout
-    for m in sched.allm[1:]:
-        if m.thread is not None:
-            m.thread.join(max(0.0, end - monotonic()))
-    # A call still running on a syscall M cannot be stopped (Go's exit would kill it): give
-    # it a moment, then leave its daemon thread to end when the call returns.
-    _syscalls.stop(min(0.5, max(0.1, end - monotonic())))
+    for m in ms:
+        t = m.thread
+        if t is None or t is threading.current_thread():
+            continue
+        while t.is_alive():
+            left = end - monotonic()
+            if left <= 0:
+                break
+            # A G spinning in pure Python never reaches a scheduling point: preempt it
+            # into GreenletExit (re-armed: it may be in C or in the runtime just now).
+            _preempt_exit(m)
+            _wakem(m)
+            t.join(min(left, EXIT_REPREEMPT))
+    joined += _syscalls.stop(min(0.5, max(0.1, end - monotonic())))
+    _wait_tasks_gone(joined)
     hooks = list(_shutdown_hooks)
     _shutdown_hooks.clear()
     for f in hooks:
@@ -2315,8 +2434,11 @@ def shutdown(timeout: float = 5.0) -> None:
             f()
         except Exception:
             pass
+    _release_hooks()
     main = sched.main_g
+    pending = main is not None and isinstance(main.exc, KeyboardInterrupt)
     if main is not None:
+        main.exc = None
         main._status = Gdead
     try:
         del me._rtg
@@ -2331,6 +2453,23 @@ def shutdown(timeout: float = 5.0) -> None:
     sched.allgs.clear()
     sched.main_g = None
     _emit("ProcStop", p=0, m=0)
+    # Last: once the old handler is back a Ctrl-C raises wherever the main thread is.
+    return _restore_sigint() or pending
+
+
+def _wait_tasks_gone(threads: list[threading.Thread], limit: float = 0.2) -> None:
+    """A joined thread has deleted its Python thread state, but its kernel task lingers
+    for a few microseconds while libc ends it.  Wait (Linux, at most ``limit`` s) until
+    /proc no longer lists the tasks, so that the process really has no runtime thread
+    left when ``run`` returns."""
+    tids = [t.native_id for t in threads if not t.is_alive() and t.native_id is not None]
+    if not tids or not os.path.isdir("/proc/self/task"):
+        return
+    deadline = monotonic() + limit
+    for tid in tids:
+        path = f"/proc/self/task/{tid}"
+        while os.path.exists(path) and monotonic() < deadline:
+            time.sleep(0.0002)
 
 
 def _atexit() -> None:
@@ -2376,7 +2515,11 @@ def run(main: Callable[..., Any], *args: Any, gomaxprocs: int | None = None, pin
             _write_panic(sched.main_g, e)  # the main goroutine panicked (Go prints it too)
         raise
     finally:
-        shutdown()
+        # A Ctrl-C during the shutdown (a second one, typically) waits until every thread
+        # has ended, then is raised here, as plain Python raises it in a ``finally``;
+        # one KeyboardInterrupt already on its way out absorbs it.
+        if shutdown() and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            raise KeyboardInterrupt
 
 
 def gomaxprocs(n: int | None = None) -> int:
@@ -2488,6 +2631,7 @@ def _retire(m: M, p: P) -> bool:
             return False
         sched.allp = [q for q in sched.allp if q is not p]
         sched.allm = [q for q in sched.allm if q is not m]
+        sched.retired.append(m)  # its thread ends by itself; shutdown still joins it
         if p in sched.pidle:
             sched.pidle.remove(p)
             sched.npidle -= 1
