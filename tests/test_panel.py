@@ -20,7 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.timeout(90)
 
 PROGRAM = textwrap.dedent("""
-    import sys, threading
+    import signal, sys, threading
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # (a background job ignores it)
     import pyruntime as rt
     from pyruntime import go, chan, panel, time as gotime
 
@@ -65,7 +66,7 @@ PROGRAM = textwrap.dedent("""
         go(sleeper)
         go(leaked, chan())
         print("ready", flush=True)
-        chan().recv() if False else rt.select(chan().recv, gotime.after(3600).recv)
+        rt.select(chan().recv, gotime.after(3600).recv)
 
     rt.run(main, gomaxprocs=2)
 """)
@@ -82,7 +83,8 @@ class Prog:
         self.token = m.group(2)
         assert self.proc.stdout.readline().strip() == "ready"
         self.errs: list[str] = []
-        threading.Thread(target=lambda: self.errs.extend(self.proc.stderr), daemon=True).start()
+        self.reader = threading.Thread(target=lambda: self.errs.extend(self.proc.stderr), daemon=True)
+        self.reader.start()
 
     def conn(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -615,3 +617,17 @@ def test_cli_panel_port_errors(tmp_path):
                            text=True, timeout=30)
         assert r.returncode == 2 and "ran" not in r.stdout, (extra, r.stderr)
         assert "--panel-port" in r.stderr
+
+
+def test_ctrl_c_while_paused_ends_the_program_and_every_thread():
+    p = Prog(control=True)
+    try:
+        st, r, _, _ = p.req("POST", "/api/pause", {})
+        assert st == 200 and r["paused"] is True
+        p.proc.send_signal(signal.SIGINT)
+        p.proc.wait(30)
+        p.reader.join(10)
+        assert p.proc.returncode != 0  # KeyboardInterrupt ended it, paused or not
+        assert any("KeyboardInterrupt" in line for line in p.errs)
+    finally:
+        p.close()

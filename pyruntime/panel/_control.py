@@ -14,6 +14,8 @@ instead of a plain ``list.append``, and the gate may hold the calling thread the
   parked (it cannot move either).  Ms in syscalls keep running their call: their
   completion is held at the gate (``GoSyscallEnd``).  Timers that come due and netpoll
   readiness are held the same way, when the M that would deliver them records the wake.
+* Ctrl-C (or a panic, or shutdown) while paused lets everything go: the program ends as
+  it would unpaused.
 * **step** (paused only) lets exactly one held transition through, the oldest, then the
   gate is closed again; the answer is that event.  If nothing is held, nothing can
   happen and the answer says so.
@@ -167,7 +169,7 @@ class Gate:
 
     def put(self, rec: tuple) -> None:
         name = rec[0]
-        if name in GATED and not self.open_all:
+        if name in GATED and not self.open_all and not proc.sched.stopping:
             goid = rec[2]
             if name == "GoUnblock":
                 frm = self.gstate.get(goid, "waiting")
@@ -235,10 +237,22 @@ class Gate:
                             "m": m.id if m is not None else None, "since": time.monotonic(),
                             "gbp": me in self.hold_g}
             self.cv.notify_all()
-            while not self.open_all:
+            sched = proc.sched
+            while not self.open_all and not sched.stopping:  # shutdown releases everyone
                 if me not in self.hold_g and (not self.closed or t <= self.release_upto):
                     break
-                self.cv.wait(0.25)
+                mg = sched.main_g
+                if mg is not None and mg.exc is not None:
+                    # Ctrl-C, a panic elsewhere or a deadlock was posted to main: the
+                    # program is ending, so the panel lets go (as a resume) rather than
+                    # hold it for ever.
+                    self.closed = False
+                    self.hold_g.clear()
+                    self.hit = None
+                    sched.paused = False
+                    self.cv.notify_all()
+                    break
+                self.cv.wait(0.05)
             del self.held[t]
             if t <= self.release_upto:
                 self.passed[t] = rec
