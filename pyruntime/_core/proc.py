@@ -172,6 +172,10 @@ greenlet = _greenlet_mod.greenlet
 GreenletExit = _greenlet_mod.GreenletExit
 perf_counter_ns = time.perf_counter_ns
 monotonic = time.monotonic
+# The OS sleep, bound at import: ``monkey.patch_all`` replaces ``time.sleep`` with one that
+# parks a goroutine, which the runtime's own waits (a steal's back-off, shutdown's wait
+# for exited threads) must never do.
+_os_sleep = time.sleep
 
 RUNQ_SIZE = 256
 GLOBAL_CHECK_EVERY = 61
@@ -605,7 +609,7 @@ def _runqsteal(p: P, victim: P, stealnext: bool) -> G | None:
             # G that readies another and then blocks is the common case); stealing it
             # would make every later handoff cross threads.
             victim.lock.release()
-            time.sleep(RUNNEXT_STEAL_BACKOFF)
+            _os_sleep(RUNNEXT_STEAL_BACKOFF)
             victim.lock.acquire()
         rn = victim.runnext
         if rn is not None and rn.glet is None:
@@ -2469,7 +2473,7 @@ def _wait_tasks_gone(threads: list[threading.Thread], limit: float = 0.2) -> Non
     for tid in tids:
         path = f"/proc/self/task/{tid}"
         while os.path.exists(path) and monotonic() < deadline:
-            time.sleep(0.0002)
+            _os_sleep(0.0002)
 
 
 def _atexit() -> None:
