@@ -898,6 +898,7 @@ def _goexit(g: G, m: M) -> None:
     g.kwargs = {}
     if g.timer is not None:
         g.timer.stop()
+    g.glet = None  # the greenlet goes back to the pool; a dead G must not pin it (_kill_m)
     sched.allgs.pop(g.goid, None)
     m.p.nexited += 1
     m.p.nbound -= 1
@@ -1983,12 +1984,22 @@ def _mstart(m: M) -> None:
         _schedule(m)
     finally:
         _kill_m(m)
+        m.g0 = None  # this thread's main greenlet: see _kill_m
+        del me
         _emit("ProcStop", p=m.p.id, m=m.id)
         _tls.m = None
 
 
 def _kill_m(m: M) -> None:
-    """Unwind every goroutine greenlet of this M (run on the M's own thread)."""
+    """Unwind every goroutine greenlet of this M and drop the M's references to them
+    (run on the M's own thread, before it exits or, for M0, before the runtime stops).
+
+    When this M's thread exits, nothing outside it may still reference a greenlet of the
+    thread (the module essay, "Retiring an M"): greenlet frees a dead thread's state later,
+    from a pending call on the main thread, and if the thread's main greenlet (our g0) is
+    then referenced once from an object ``gc.get_referrers`` cannot see, it drops that
+    reference as a leak.  Mid-collection a garbage M is such an object: ``M.g0`` dangled
+    and the collector crashed traversing the M."""
     me = getcurrent()
     for w in list(m.glets):
         if w is me or w.dead:
@@ -2000,6 +2011,9 @@ def _kill_m(m: M) -> None:
         except Exception:
             pass
     m.free.clear()
+    m.glets = weakref.WeakSet()
+    m.curg = None
+    m.nextg = None
 
 
 def shutdown(timeout: float = 5.0) -> None:
