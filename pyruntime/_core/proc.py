@@ -56,6 +56,21 @@ Where we differ from Go, and why
       (``syscall()``), a separate bounded pool.
     * ``/sched/latencies:seconds`` records every runnable→running interval (Go samples
       1 in 8).
+    * Shrinking GOMAXPROCS (``procresize``).  Go destroys the removed P at once: its
+      run queue goes to the global queue and every G on it runs elsewhere.  Here only
+      unstarted Gs move (``handoff_unstarted``); a started G is bound to its M, so a
+      retiring P's M keeps running its bound Gs until they end (a G blocked for ever
+      keeps it for ever) and only then leaves (``_retire``).  Its thread then exits.
+    * Retiring an M.  Before its thread exits the M disposes of its own greenlets on
+      its own thread: ``_kill_m`` unwinds the pooled workers and drops the pool, and
+      ``_mstart`` drops ``m.g0`` (the thread's main greenlet); a finished G drops its
+      greenlet (``_goexit``).  Nothing may reference a greenlet of an exited thread:
+      greenlet frees that thread's state later, from a pending call on the main thread,
+      and if the main greenlet is then referenced exactly once from an object
+      ``gc.get_referrers`` cannot see, it takes that for a stale C-stack reference and
+      drops it.  A retired M is garbage, and a collection whose finalizers run the
+      pending call has it in its unreachable list, out of get_referrers' sight: M.g0
+      dangled and the collector crashed traversing the M.
     * Deadlock detection knows of threads outside the runtime only once they block on a
       runtime object.  A live plain thread that has not yet (say, started just before
       main blocks on the channel it will send on) defers the verdict by
