@@ -85,6 +85,29 @@ def test_gomaxprocs_change_at_run_time(procs):
     assert run(main, procs) == (procs, 2, 45, 2, 100, 1)
 
 
+def test_gomaxprocs_below_one_is_a_query(procs):
+    # Go: runtime.GOMAXPROCS(n) with n < 1 returns the current value and changes nothing.
+    def main():
+        return rt.gomaxprocs(0), rt.gomaxprocs(-1), rt.gomaxprocs()
+
+    assert run(main, procs) == (procs, procs, procs)
+    before = rt.gomaxprocs()  # no runtime: the next runtime's default
+    assert rt.gomaxprocs(0) == before and rt.gomaxprocs(-5) == before
+    assert rt.gomaxprocs() == before
+
+
+@pytest.mark.parametrize("bad", [True, False, 0.0, 2.0, "2", [2]], ids=repr)
+def test_gomaxprocs_non_int_is_a_type_error(procs, bad):
+    def main():
+        with pytest.raises(TypeError, match="gomaxprocs must be an int"):
+            rt.gomaxprocs(bad)
+        return rt.gomaxprocs()
+
+    assert run(main, procs) == procs
+    with pytest.raises(TypeError, match="gomaxprocs must be an int"):
+        rt.gomaxprocs(bad)  # no runtime running: the same check
+
+
 def test_gomaxprocs_shrink_leaves_no_reference_to_an_exited_ms_greenlets(procs):
     # A retired M's thread exits; nothing may keep a greenlet of that thread alive after
     # that, neither its g0 (the thread's main greenlet) nor its pooled worker greenlets,

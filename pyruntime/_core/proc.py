@@ -2128,7 +2128,9 @@ def run(main: Callable[..., Any], *args: Any, gomaxprocs: int | None = None, pin
 
 
 def gomaxprocs(n: int | None = None) -> int:
-    """Return the previous GOMAXPROCS; with ``n`` (>= 1) also set it.
+    """Return the previous GOMAXPROCS; with ``n`` >= 1 also set it.  ``n`` < 1 (or None)
+    only queries, as Go's ``runtime.GOMAXPROCS(n)`` does; a non-int (bool and float
+    included) is a TypeError, ``n`` > 10000 a ValueError.
 
     While a runtime runs, growing adds Ps (each with its M thread) at once; shrinking
     marks the highest Ps *retiring*: they take no new work, hand their unstarted Gs to
@@ -2136,6 +2138,8 @@ def gomaxprocs(n: int | None = None) -> int:
     G cannot move: SPEC §1.1).  P0 (the main goroutine's) never retires.  Go does this in
     ``procresize`` under stop-the-world; here no G moves, so nothing needs stopping.
     Without a runtime, ``n`` becomes the default for the next one."""
+    if n is not None and not isinstance(n, bool) and isinstance(n, int) and n < 1:
+        n = None  # Go: GOMAXPROCS(n < 1) is a query
     if n is None:
         return sched.gomaxprocs if sched.running else _default_gomaxprocs()
     n = _check_procs(n)
