@@ -85,6 +85,73 @@ def test_gomaxprocs_change_at_run_time(procs):
     assert run(main, procs) == (procs, 2, 45, 2, 100, 1)
 
 
+def test_gomaxprocs_below_one_is_a_query(procs):
+    # Go: runtime.GOMAXPROCS(n) with n < 1 returns the current value and changes nothing.
+    def main():
+        return rt.gomaxprocs(0), rt.gomaxprocs(-1), rt.gomaxprocs()
+
+    assert run(main, procs) == (procs, procs, procs)
+    before = rt.gomaxprocs()  # no runtime: the next runtime's default
+    assert rt.gomaxprocs(0) == before and rt.gomaxprocs(-5) == before
+    assert rt.gomaxprocs() == before
+
+
+@pytest.mark.parametrize("bad", [True, False, 0.0, 2.0, "2", [2]], ids=repr)
+def test_gomaxprocs_non_int_is_a_type_error(procs, bad):
+    def main():
+        with pytest.raises(TypeError, match="gomaxprocs must be an int"):
+            rt.gomaxprocs(bad)
+        return rt.gomaxprocs()
+
+    assert run(main, procs) == procs
+    with pytest.raises(TypeError, match="gomaxprocs must be an int"):
+        rt.gomaxprocs(bad)  # no runtime running: the same check
+
+
+def test_gomaxprocs_shrink_leaves_no_reference_to_an_exited_ms_greenlets(procs):
+    # A retired M's thread exits; nothing may keep a greenlet of that thread alive after
+    # that, neither its g0 (the thread's main greenlet) nor its pooled worker greenlets,
+    # even though the program still holds G handles (g.m is the retired M, g.glet was its
+    # worker).  greenlet drops an exited thread's main greenlet itself when it finds a
+    # reference it cannot see: a garbage M's g0 dangled and the collector crashed
+    # (test_programs.py has the crash).
+    import weakref
+
+    from pyruntime._core import proc
+
+    def main():
+        rt.gomaxprocs(4)
+        ran = chan(64)
+        handles, glets = [], []
+        for _ in range(50):  # until goroutines have run on every P (bounded)
+            if len({pid for pid, _ in glets}) == 4:
+                break
+            for _ in range(8):
+                def work():
+                    t = 0
+                    for _ in range(20000):
+                        t += 1
+                    rt.gosched()
+                    g = proc.getg()
+                    ran.send((g.p.id, weakref.ref(g.glet)))
+                handles.append(go(work))
+            for _ in range(8):
+                glets.append(ran.recv())
+        retiring = [m for m in proc.sched.allm if not m.is_m0]
+        g0s = [weakref.ref(m.g0) for m in retiring]
+        workers = [r for pid, r in glets if pid != 0]
+        rt.gomaxprocs(1)
+        for m in retiring:
+            m.thread.join()
+        # greenlet frees an exited thread's main greenlet from a pending call on the main
+        # thread, shortly after the thread is gone.
+        wait_until(lambda: all(r() is None for r in g0s + workers), timeout=10,
+                   what="the exited Ms' greenlets freed")
+        return len(retiring), len(handles) > 0
+
+    assert run(main, procs) == (3, True)
+
+
 def test_num_cpu():
     n = rt.num_cpu()
     assert isinstance(n, int) and n >= 1

@@ -268,9 +268,10 @@ def test_gomaxprocs_grow_and_shrink_threads_do_not_leak():
 
 def test_gomaxprocs_bad_input():
     def main():
-        for bad, exc in ((0, ValueError), (-1, ValueError), ("4", TypeError), (2.5, TypeError)):
+        for bad, exc in (("4", TypeError), (2.5, TypeError), (True, TypeError), (10001, ValueError)):
             with pytest.raises(exc):
                 rt.gomaxprocs(bad)
+        assert rt.gomaxprocs(0) == rt.gomaxprocs(-1) == 2  # n < 1 is a query, as in Go
         return rt.gomaxprocs()
 
     assert rt.run(main, gomaxprocs=2) == 2

@@ -111,6 +111,21 @@ Where we differ from Go, and why
       does (``start_to_block``): the wait can only be a deadlock, and it is reported
       (``Deadlock`` raised, the fatal error on stderr) instead of hanging.  With other
       threads alive (or on another thread) it stays a plain thread's wait (SPEC 3.2).
+    * Shrinking GOMAXPROCS (``procresize``).  Go destroys the removed P at once: its
+      run queue goes to the global queue and every G on it runs elsewhere.  Here only
+      unstarted Gs move (``handoff_unstarted``); a started G is bound to its M, so a
+      retiring P's M keeps running its bound Gs until they end (a G blocked for ever
+      keeps it for ever) and only then leaves (``_retire``).  Its thread then exits.
+    * Retiring an M.  Before its thread exits the M disposes of its own greenlets on
+      its own thread: ``_kill_m`` unwinds the pooled workers and drops the pool, and
+      ``_mstart`` drops ``m.g0`` (the thread's main greenlet); a finished G drops its
+      greenlet (``_goexit``).  Nothing may reference a greenlet of an exited thread:
+      greenlet frees that thread's state later, from a pending call on the main thread,
+      and if the main greenlet is then referenced exactly once from an object
+      ``gc.get_referrers`` cannot see, it takes that for a stale C-stack reference and
+      drops it.  A retired M is garbage, and a collection whose finalizers run the
+      pending call has it in its unreachable list, out of get_referrers' sight: M.g0
+      dangled and the collector crashed traversing the M.
     * Interrupts.  Python can raise into a parked goroutine, Go cannot: Ctrl-C, a panic
       in another goroutine and deadlock are *posted* to the main G (``g.exc`` then
       ``ready``) from another thread.  Posted while the G still runs, the ``ready`` is a
@@ -1084,6 +1099,7 @@ def _goexit(g: G, m: M) -> None:
     g.kwargs = {}
     if g.timer is not None:
         g.timer.stop()
+    g.glet = None  # the greenlet goes back to the pool; a dead G must not pin it (_kill_m)
     sched.allgs.pop(g.goid, None)
     m.p.nexited += 1
     m.p.nbound -= 1
@@ -2356,6 +2372,8 @@ def _mstart(m: M) -> None:
         _schedule(m)
     finally:
         _kill_m(m)
+        m.g0 = None  # this thread's main greenlet: see _kill_m
+        del me
         _emit("ProcStop", p=m.p.id, m=m.id)
         _mids.discard(m.ident)
         _tls.m = None
@@ -2364,7 +2382,15 @@ def _mstart(m: M) -> None:
 
 
 def _kill_m(m: M) -> None:
-    """Unwind every goroutine greenlet of this M (run on the M's own thread)."""
+    """Unwind every goroutine greenlet of this M and drop the M's references to them
+    (run on the M's own thread, before it exits or, for M0, before the runtime stops).
+
+    When this M's thread exits, nothing outside it may still reference a greenlet of the
+    thread (the module essay, "Retiring an M"): greenlet frees a dead thread's state later,
+    from a pending call on the main thread, and if the thread's main greenlet (our g0) is
+    then referenced once from an object ``gc.get_referrers`` cannot see, it drops that
+    reference as a leak.  Mid-collection a garbage M is such an object: ``M.g0`` dangled
+    and the collector crashed traversing the M."""
     me = getcurrent()
     for w in list(m.glets):
         if w is me or w.dead:
@@ -2376,6 +2402,9 @@ def _kill_m(m: M) -> None:
         except Exception:
             pass
     m.free.clear()
+    m.glets = weakref.WeakSet()
+    m.curg = None
+    m.nextg = None
 
 
 EXIT_REPREEMPT = 0.01  # shutdown re-arms the exit preemption of a still-running G this often (s)
@@ -2527,7 +2556,9 @@ def run(main: Callable[..., Any], *args: Any, gomaxprocs: int | None = None, pin
 
 
 def gomaxprocs(n: int | None = None) -> int:
-    """Return the previous GOMAXPROCS; with ``n`` (>= 1) also set it.
+    """Return the previous GOMAXPROCS; with ``n`` >= 1 also set it.  ``n`` < 1 (or None)
+    only queries, as Go's ``runtime.GOMAXPROCS(n)`` does; a non-int (bool and float
+    included) is a TypeError, ``n`` > 10000 a ValueError.
 
     While a runtime runs, growing adds Ps (each with its M thread) at once; shrinking
     marks the highest Ps *retiring*: they take no new work, hand their unstarted Gs to
@@ -2535,6 +2566,8 @@ def gomaxprocs(n: int | None = None) -> int:
     G cannot move: SPEC §1.1).  P0 (the main goroutine's) never retires.  Go does this in
     ``procresize`` under stop-the-world; here no G moves, so nothing needs stopping.
     Without a runtime, ``n`` becomes the default for the next one."""
+    if n is not None and not isinstance(n, bool) and isinstance(n, int) and n < 1:
+        n = None  # Go: GOMAXPROCS(n < 1) is a query
     if n is None:
         return sched.gomaxprocs if sched.running else _default_gomaxprocs()
     n = _check_procs(n)
