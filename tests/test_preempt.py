@@ -339,3 +339,59 @@ def test_pin_cpus_pins_each_m_and_restores_the_caller():
         assert t["affinity"] is not None and len(t["affinity"]) == 1
         assert t["cpu_seconds"] is None or t["cpu_seconds"] >= 0
     assert os.sched_getaffinity(0) == before
+
+
+@pytest.mark.timeout(60)
+def test_a_preemption_request_honoured_at_a_park_ends_the_time_slice():
+    """A G that parks with sysmon's request pending has used up its slice: the local
+    queue's head runs next, not runnext (which would inherit the slice).  Otherwise a
+    pair handing off through runnext keeps the P for ever, since each request lands on
+    whichever of the two runs and is cleared at its next park; a queued main goroutine
+    with a Ctrl-C posted to it starved (seen on 3.13 with a ping-pong pair)."""
+    import pyruntime as rt
+    from pyruntime import chan, go
+    from pyruntime._core import proc
+
+    def main():
+        order = []
+        done = chan(2)
+        go(lambda: (order.append("queued"), done.send(1)))    # pushed to the queue by the next go()
+        go(lambda: (order.append("runnext"), done.send(1)))   # in runnext
+        proc.getg().preempt = True   # sysmon's request, landed while main was in the runtime
+        done.recv()                  # main parks: the request is honoured here
+        done.recv()
+        return order
+
+    assert rt.run(main, gomaxprocs=1) == ["queued", "runnext"]
+
+
+@pytest.mark.timeout(60)
+def test_runnext_ping_pong_pair_does_not_starve_the_local_queue():
+    """Two goroutines that hand off through runnext inherit one time slice for ever; when
+    sysmon's request lands on either, the slice ends and the queued G runs (it used to be
+    cleared at the next park and the pair kept the P: a Ctrl-C posted to a queued main
+    goroutine was never delivered)."""
+    import pyruntime as rt
+    from pyruntime import chan, go
+
+    def main():
+        a, b = chan(), chan()
+        stop = []
+
+        def pinger():
+            while not stop:
+                a.send(1)
+                b.recv()
+            a.send(None)
+
+        def ponger():
+            while a.recv() is not None:
+                b.send(1)
+
+        go(pinger)
+        go(ponger)
+        rt.gosched()  # main goes to the queue's tail behind the pair; it must run again
+        stop.append(1)
+        return "main ran"
+
+    assert rt.run(main, gomaxprocs=1) == "main ran"

@@ -930,10 +930,17 @@ def _switch_out(g: G, m: M) -> None:
         m.runlenc[(n << 2) - 31 + ((d >> (n - 3)) & 3)] += 1
     else:
         m.runlen.record(d)
+    fair = False
     if g.preempt:
-        _clear_preempt(g, m)  # any switch is a safe point: the request is honoured
+        # Any switch is a safe point: the request is honoured, and the time slice is
+        # over, so the queue goes first and runnext does not inherit the slice.  (Handing
+        # it on would let a pair that ping-pongs through runnext keep the P for ever:
+        # every request lands on whichever of the two runs and is cleared at its next
+        # park, and the queued Gs -- a main goroutine with a Ctrl-C posted -- starve.)
+        _clear_preempt(g, m)
+        fair = True
     if (p.timers and p.timers[0][0] <= monotonic()) or sched.runq or sched.gcwaiting:
-        nxt = _find_local(p, m)
+        nxt = _find_local(p, m, fair)
         if nxt is None:
             m.g0.switch()
             return
@@ -943,7 +950,13 @@ def _switch_out(g: G, m: M) -> None:
         lk.acquire()
         gp = p.runnext
         q = p.runq
-        if gp is not None:
+        if fair and q:
+            if gp is not None:
+                p.runnext = None
+                q.append(gp)
+            gp = q.popleft()
+            inherit = False
+        elif gp is not None:
             p.runnext = None
             inherit = True
         else:
@@ -1008,8 +1021,10 @@ def _execute(m: M, gp: G, inherit: bool) -> None:
         _tput(("GoStart", now, gp._goid, p.id, m.id))
 
 
-def _find_local(p: P, m: M) -> tuple[G, bool] | None:
-    """The part of ``find_runnable`` that never blocks and never steals."""
+def _find_local(p: P, m: M, fair: bool = False) -> tuple[G, bool] | None:
+    """The part of ``find_runnable`` that never blocks and never steals.  ``fair``: the
+    time slice just ended (a preemption request was honoured): the local queue's head
+    goes before runnext (see ``_switch_out``)."""
     if sched.gcwaiting and sched.stw_owner is not m:
         _gcstopm(m)
     if p.timers and p.timers[0][0] <= monotonic():
@@ -1021,6 +1036,10 @@ def _find_local(p: P, m: M) -> tuple[G, bool] | None:
     p.lock.acquire()
     g = p.runnext
     q = p.runq
+    if fair and q and g is not None:
+        p.runnext = None
+        q.append(g)
+        g = None
     if g is not None:
         p.runnext = None
         if not q:
