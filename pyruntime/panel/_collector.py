@@ -193,10 +193,16 @@ class Collector:
             self.kinds.update(map(_first, batch))  # counted in C
             try:
                 blob = marshal.dumps(batch)
-            except ValueError:  # a GoCreate holds its function: keep its name
+            except ValueError:  # a GoCreate holds its function: keep its name (only those)
                 from ..trace import _plain_record
 
-                blob = marshal.dumps([_plain_record(r) for r in batch])
+                for i, r in enumerate(batch):
+                    if r[0] == "GoCreate":
+                        batch[i] = _plain_record(r)
+                try:
+                    blob = marshal.dumps(batch)
+                except ValueError:  # something else exotic: every record made plain
+                    blob = marshal.dumps([_plain_record(r) for r in batch])
             k = len(batch)
             ring = self.ring
             ring.append([self.seq + 1, k, blob, 0])  # first seq, records, marshal blob, skipped
