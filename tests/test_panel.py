@@ -55,6 +55,12 @@ PROGRAM = textwrap.dedent("""
     def leaked(c):
         c.recv()   # nobody ever sends: a leak suspect
 
+    def holder(c, never):
+        never.recv()   # parked for good, but c is in its frame: it could send on c
+
+    def waiter(c):
+        c.recv()
+
     def main():
         a, b = chan(), chan()
         go(pinger, a, b)
@@ -65,6 +71,7 @@ PROGRAM = textwrap.dedent("""
         go(feeder, jobs)
         go(sleeper)
         go(leaked, chan())
+        (lambda c, n: (go(holder, c, n), go(waiter, c)))(chan(), chan())
         print("ready", flush=True)
         rt.select(chan().recv, gotime.after(3600).recv)
 
@@ -285,6 +292,11 @@ def test_leak_suspects_say_on_what_and_who_could_wake_them(ctl):
     assert leak["on"].startswith("chan(") and leak["wakers"] == [] and "leaked" in leak["verdict"]
     # the main goroutine waits in a select whose timer will fire
     assert "timer" in g["main"]["leak"]["wakers"]
+    # a parked goroutine that holds the channel in its frame could still send on it (a
+    # live frame hides its locals from the collector: found through the frames)
+    w = g["waiter"]["leak"]
+    assert w["wakers"] == [g["holder"]["goid"]], w
+    assert "could still be woken" in w["verdict"]
     assert all("leak" not in r for r in ctl.req("GET", "/api/state?metrics=0&leak=-1")[1]["goroutines"])
 
 

@@ -7,10 +7,11 @@ ever wake it.  We answer the same question on demand, for suspects only (it cost
 
 1. *On what*: the innermost frame of the parked greenlet that is a channel operation, a
    ``select`` or a ``sync`` primitive; its ``self`` (or the select's cases) is the object.
-2. *Who could wake it*: walk referrers of that object up to a few levels (frames, closure
-   cells, containers, module dicts).  A frame belongs to the goroutine whose stack holds
-   it; a module's ``__dict__`` means any code could reach it ("global"); a frame on a plain
-   thread means "outside thread".  The blocked goroutine itself does not count, nor do
+2. *Who could wake it*: walk referrers of that object up to a few levels (closure cells,
+   containers, bound methods, instances, module dicts), then look for the object and
+   those holders in every goroutine's and plain thread's frame locals (a live frame hides
+   its locals from the collector).  A module's ``__dict__`` means any code could reach it
+   ("global"); a frame on a plain thread means "outside thread".  The blocked goroutine itself does not count, nor do
    goroutines blocked the same way on the same object (other receivers cannot send).
 
 The answer is a heuristic of reachability, as Go's: an object reachable from a goroutine
@@ -36,13 +37,13 @@ CACHE_S = 5.0
 
 
 def _frames(g: Any) -> list:
-    glet = g.glet
-    f = getattr(glet, "gr_frame", None) if glet is not None else None
-    out = []
-    while f is not None:
-        out.append(f)
-        f = f.f_back
-    return out
+    """The G's frames: its parked greenlet's, or its M's thread's while it runs."""
+    from .._core import debug_impl
+
+    try:
+        return debug_impl._frames_of(g)
+    except Exception:
+        return []
 
 
 def _wait_object(g: Any) -> tuple[Any, str]:
@@ -80,63 +81,84 @@ def _describe(obj: Any) -> str:
     return type(obj).__name__
 
 
-def _owners() -> dict[int, Any]:
-    """id(frame) -> goid for every frame of every live goroutine; plain threads -> 'thread'."""
-    own: dict[int, Any] = {}
-    for goid, g in list(proc.sched.allgs.items()):
-        for f in _frames(g):
-            own[id(f)] = goid
-    runtime_idents = {m.ident for m in list(proc.sched.allm)}
+def _holders() -> list[tuple[Any, list]]:
+    """(who, frames) for every live goroutine and every plain thread."""
+    out: list[tuple[Any, list]] = [(goid, _frames(g)) for goid, g in list(proc.sched.allgs.items())]
+    import threading
+
+    skip = {m.ident for m in list(proc.sched.allm)}  # an M's frames: its goroutine's, above
+    skip.add(threading.get_ident())                  # this very walk holds the object
+    skip.update(t.ident for t in threading.enumerate() if t.name.startswith("pyruntime-panel"))
     for ident, f in sys._current_frames().items():
-        tag: Any = "running" if ident in runtime_idents else "outside thread"
+        if ident in skip:
+            continue
+        fs = []
         while f is not None:
-            own.setdefault(id(f), tag)
+            fs.append(f)
             f = f.f_back
-    return own
+        out.append(("outside thread", fs))
+    return out
 
 
 def who_could_wake(obj: Any, me: int) -> list:
-    """Goroutines (goids), 'global', 'timer', 'outside thread', 'running' that can reach
-    ``obj``."""
+    """Goroutines (goids), 'global', 'timer', 'outside thread' that can reach ``obj``.
+
+    A running or suspended frame does not show its locals to ``gc.get_referrers`` (its
+    traverse skips them while the frame is live), so the walk has two halves: referrers
+    of the object up to a few levels (containers, cells, bound methods, instances; a
+    module dict means 'global', a runtime timer 'timer'), then every goroutine's and
+    plain thread's frame locals are checked against the object and everything found
+    to hold it."""
     if obj is None:
         return []
     targets = list(obj) if isinstance(obj, tuple) else [obj]
-    own = _owners()
     found: set = set()
-    seen: set[int] = set()
+    reach: set[int] = {id(t) for t in targets}
+    keep: list = list(targets)  # the objects behind the ids stay alive while we look
     frontier = targets
     for _depth in range(4):
         nxt = []
         for o in frontier:
             for r in gc.get_referrers(o):
                 rid = id(r)
-                if rid in seen or r is frontier or r is targets or r is nxt:
+                if rid in reach or r is frontier or r is targets or r is nxt or r is keep:
                     continue
-                seen.add(rid)
-                if type(r).__name__ == "frame":
-                    who = own.get(rid)
-                    if who is not None:
-                        found.add(who)
-                elif isinstance(r, dict) and "__name__" in r and "__builtins__" in r:
+                tn = type(r).__name__
+                if tn == "frame":
+                    continue  # handled through the frames' locals below
+                if isinstance(r, dict) and "__name__" in r and "__builtins__" in r:
                     found.add("global")
-                elif type(r).__name__ in ("Timer", "Ticker"):
+                    continue
+                if tn in ("Timer", "Ticker"):
                     found.add("timer")  # a runtime timer will deliver on it
-                elif type(r).__name__ in ("cell", "list", "tuple", "dict", "set", "function", "method") \
-                        or hasattr(r, "__dict__") or hasattr(r, "__slots__"):
-                    if type(r).__name__ in ("G", "_Sudog"):
-                        continue  # the runtime's own bookkeeping of the waiters
-                    nxt.append(r)
+                    continue
+                if tn in ("G", "_Sudog", "_SelectDone"):
+                    continue  # the runtime's own bookkeeping of the waiters
+                reach.add(rid)
+                keep.append(r)
+                nxt.append(r)
         frontier = nxt
         if not frontier:
             break
+    for who, frames in _holders():
+        if who == me or who in found:
+            continue
+        for f in frames:
+            try:
+                vals = list(f.f_locals.values())
+            except Exception:
+                continue
+            if any(id(v) in reach for v in vals):
+                found.add(who)
+                break
     found.discard(me)
     # goroutines blocked on the same object in the same way cannot wake each other
     same = set()
     for goid in [x for x in found if isinstance(x, int)]:
         g = proc.sched.allgs.get(goid)
-        if g is not None and g._status in (Gwaiting, Gsyscall):
+        if g is not None and g._status == Gwaiting:
             o2, op2 = _wait_object(g)
-            if o2 is obj:
+            if o2 is obj or (isinstance(o2, tuple) and isinstance(obj, tuple) and o2 == obj):
                 same.add(goid)
     return sorted(found - same, key=str)
 
