@@ -276,6 +276,7 @@ def test_state_schema(ctl):
     assert g["main"]["goid"] == 1
     assert g["leaked"]["status"] == "waiting" and g["leaked"]["wait_reason"] == "chan receive"
     assert g["leaked"]["created_by"] == 1 and isinstance(g["leaked"]["wait_since"], float)
+    assert g["leaked"]["created_at"].startswith("<string>:")  # the go() line of PROGRAM (python -c)
     assert set(st["counts"]) == {"runnable", "running", "waiting", "syscall"}
     assert ctl.req("GET", "/api/state?leak=x")[0] == 400
     h = st["metrics"]["/sched/latencies:seconds"]

@@ -1651,6 +1651,20 @@ def _panic(g: G | None, e: BaseException) -> None:
 
 # --------------------------------------------------------------------------- go()
 
+def _creator_site() -> tuple | None:
+    """Where ``go()`` was called: the innermost frame outside the pyruntime package, as
+    ``(code, line)`` (Go's "created by ... at file:line").  Recorded only while a tracer or
+    the panel listens, so plain ``go()`` pays nothing for it."""
+    f = sys._getframe(2)
+    for _ in range(8):
+        if f is None:
+            return None
+        if not f.f_code.co_filename.startswith(_PKG_DIR):
+            return (f.f_code, f.f_lineno)
+        f = f.f_back
+    return None
+
+
 def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
     """``go fn(*args, **kwargs)``."""
     if not callable(fn):
@@ -1674,6 +1688,7 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
         sched.allgs[g.goid] = g
         g.runnable_since = perf_counter_ns()
         if _tput is not None:
+            g.created_at = _creator_site()
             _tput(("GoCreate", g.runnable_since, g._goid, p.id, (cur._goid, fn)))
         if p.dead:
             runqput(p, g, True)
@@ -1691,6 +1706,7 @@ def newproc(fn: Callable[..., Any], args: tuple, kwargs: dict) -> G:
     sched.allgs[g.goid] = g
     g.runnable_since = perf_counter_ns()
     if _tput is not None:
+        g.created_at = _creator_site()
         _tput(("GoCreate", g.runnable_since, g._goid, -1, (0, fn)))
     _wake_any()
     return g
