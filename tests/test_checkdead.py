@@ -61,6 +61,33 @@ def _main_in_io_wait() -> bool:
 # --------------------------------------------------------------------------- netpoll waiters (item 3)
 
 
+def _main_parked_on_a_socket(procs, wake):
+    """main waits on a socket's read half; another goroutine calls ``wake(pd, peer)``
+    once main is in IO wait.  Returns what ``pd.wait`` returned."""
+    np = netpoll.get()
+    a, b = socket.socketpair()
+    try:
+        a.setblocking(False)
+
+        def main():
+            pd = np.open(a.fileno())
+            try:
+                def waker():
+                    while not _main_in_io_wait():
+                        rt.gosched()
+                    wake(pd, b)
+
+                go(waker)
+                return pd.wait(pd.r, pd.r.seq)
+            finally:
+                np.release(pd)
+
+        return run(main, procs)
+    finally:
+        a.close()
+        b.close()
+
+
 @linux
 def test_a_g_the_netpoller_harvested_counts_until_it_is_readied(procs, monkeypatch):
     # The false "deadlock!" in net.dial: the poller lowered its waiter count, then an
@@ -77,29 +104,8 @@ def test_a_g_the_netpoller_harvested_counts_until_it_is_readied(procs, monkeypat
             verdicts.append(_dead_now())
         return gs
 
-    np.poll = poll
-    a, b = socket.socketpair()
-    try:
-        a.setblocking(False)
-
-        def main():
-            pd = np.open(a.fileno())
-            try:
-                def writer():
-                    while not _main_in_io_wait():
-                        rt.gosched()
-                    b.send(b"x")
-
-                go(writer)
-                return pd.wait(pd.r, pd.r.seq)
-            finally:
-                np.release(pd)
-
-        assert run(main, procs) == OK
-    finally:
-        del np.poll
-        a.close()
-        b.close()
+    monkeypatch.setattr(np, "poll", poll)
+    assert _main_parked_on_a_socket(procs, lambda pd, peer: peer.send(b"x")) == OK
     assert verdicts == [False], "checkdead saw no netpoll waiter while main was in transit"
     assert np.waiters == 0
 
@@ -118,30 +124,9 @@ def test_a_g_woken_by_a_deadline_change_counts_until_it_is_readied(procs, monkey
         return real_ready(g, *args, **kwargs)
 
     monkeypatch.setattr(proc, "ready", ready)
-    np = netpoll.get()
-    a, b = socket.socketpair()
-    try:
-        a.setblocking(False)
-
-        def main():
-            pd = np.open(a.fileno())
-            try:
-                def expirer():
-                    while not _main_in_io_wait():
-                        rt.gosched()
-                    pd.set_deadline(pd.r, -1.0)
-
-                go(expirer)
-                return pd.wait(pd.r, pd.r.seq)
-            finally:
-                np.release(pd)
-
-        assert run(main, procs) == TIMEOUT
-    finally:
-        a.close()
-        b.close()
+    assert _main_parked_on_a_socket(procs, lambda pd, peer: pd.set_deadline(pd.r, -1.0)) == TIMEOUT
     assert verdicts == [False], "checkdead saw no netpoll waiter while main was being readied"
-    assert np.waiters == 0
+    assert netpoll.get().waiters == 0
 
 
 # --------------------------------------------------------------------------- plain threads (item 13)

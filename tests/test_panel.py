@@ -385,7 +385,9 @@ def test_slow_client_gets_gap_not_a_hole():
         c.request("GET", "/api/events", headers={"Host": f"127.0.0.1:{p.port}",
                                                  "Authorization": f"Bearer {p.token}"})
         r = c.getresponse()
-        time.sleep(1.0)  # do not read: the program keeps going, the ring wraps
+        at = p.state()["seq"]
+        # do not read while the program goes on: the ring (256) wraps many times
+        _until(lambda: p.state()["seq"] > at + 20 * 256, "the ring has wrapped under the reader")
         got, last, gaps = 0, None, 0
         end = time.monotonic() + 20
         eid = None
@@ -513,9 +515,9 @@ def test_breakpoint_g_holds_only_that_g(ctl):
         assert held, "the sleeper was not held"
         # the held G does not move; others keep going
         s1 = ctl.state()
-        time.sleep(0.2)
+        _until(lambda: ctl.state()["seq"] > s1["seq"], "the other goroutines keep going")
         s2 = ctl.state()
-        assert s2["seq"] > s1["seq"] and s2["paused"] is False
+        assert s2["paused"] is False
         g1 = [g for g in s2["goroutines"] if g["goid"] == goid][0]
         assert g1["status"] == "syscall"  # held at its transition into the syscall
     finally:

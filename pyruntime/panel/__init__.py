@@ -48,7 +48,6 @@ Where it differs from Go
 from __future__ import annotations
 
 import gc
-import json
 import secrets
 import sys
 import threading
@@ -119,12 +118,9 @@ class Panel:
         _trace._attach("panel", _Sink(put))
 
     def _tick(self) -> None:
-        """Collector thread, every drain: an "all" breakpoint asked for a pause."""
+        """Collector thread, every drain: while the gate is closed (a pause, or an "all"
+        breakpoint's hit) sysmon stands back and running Gs are asked to yield."""
         g = self.gate
-        if g.want_pause.is_set():
-            g.want_pause.clear()
-            proc.sched.paused = True
-            _control.preempt_running()
         if g.closed and proc.sched.running:
             proc.sched.paused = True
             # a G that runs on without a transition is asked again (it may ignore a request
@@ -347,7 +343,3 @@ def start(port: int = 0, control: bool = False, *, ring_size: int = RING_SIZE, q
 def current() -> Panel | None:
     """The running panel, or None."""
     return _current
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))

@@ -26,7 +26,6 @@ Invariants
 from __future__ import annotations
 
 import collections
-import json
 import marshal
 import threading
 import time
@@ -34,6 +33,7 @@ from operator import itemgetter
 from typing import Any
 
 from .._core import proc
+from ..trace import _plain
 
 RING_SIZE = 65536
 SINK_MAX = 262144
@@ -58,49 +58,30 @@ _X_FIELDS: dict[str, Any] = {
     "GCEnd": ("gen", "collected"),
 }
 
-def _fn_name(fn: Any) -> str:
-    if fn is None:
-        return ""
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
-    return str(name) if name else type(fn).__name__
-
-
-def _plain(v: Any) -> Any:
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    if isinstance(v, (list, tuple)):
-        return [_plain(a) for a in v]
-    if callable(v):
-        return _fn_name(v)
-    return str(v)
-
-
 def record_to_event(rec: tuple, seq: int) -> dict:
     """One scheduler record as the panel's event object (SPEC §3.5)."""
     name, ts, goid, pid, x = rec
     ev: dict[str, Any] = {"seq": seq, "t_ns": ts, "kind": name, "g": goid or None,
                           "p": None if pid is None or pid < 0 else pid, "m": None}
+    x = _plain(x)  # functions by name (GoCreate), anything exotic by its repr
     keys = _X_FIELDS.get(name)
     if keys is not None and x is not None:
         if isinstance(keys, str):
-            ev[keys] = _plain(x)
+            ev[keys] = x
         elif isinstance(x, (tuple, list)):
-            for k, v in zip(keys, x):
-                ev[k] = _plain(v)
-    elif x is not None and isinstance(x, dict):
+            ev.update(zip(keys, x))
+    elif isinstance(x, dict):
         for k, v in x.items():
-            ev.setdefault(k, _plain(v))
+            ev.setdefault(k, v)
     if name == "GoStop" and ev.get("reason") in ("yield", "preempted"):
         ev["to"] = "runnable"
-    if name in ("GoStart", "ProcStart", "ProcStop") and isinstance(ev.get("m"), int):
-        pass
-    elif ev["p"] is not None:
-        allp = proc.sched.allp
-        if ev["p"] < len(allp):
-            pm = allp[ev["p"]].m
-            ev["m"] = pm.id if pm is not None else None
-    if "m" in ev and not isinstance(ev["m"], (int, type(None))):
+    if not isinstance(ev["m"], int):
+        # Events that carry no M id of their own: the M of the P they happened on.
         ev["m"] = None
+        p = ev["p"]
+        allp = proc.sched.allp
+        if p is not None and p < len(allp) and allp[p].m is not None:
+            ev["m"] = allp[p].m.id
     return ev
 
 
@@ -126,11 +107,8 @@ class Collector:
     """The sink the scheduler appends to, and the thread that numbers and rings it."""
 
     def __init__(self, ring_size: int = RING_SIZE) -> None:
-        from .. import trace as _trace
-
         self.sink: list = []
         self.put = self.sink.append          # the hot-path entry (no Python frame)
-        self.emit = _trace._make_emit(self.put, proc.sched)
         # The ring, one chunk per drain: [first seq, count, marshal blob, skipped at the front].
         # Blobs, not tuples: 65,536 live record tuples cost the program's GC and caches
         # (measured: ping-pong +54% with tuples, see benchmarks/panel_overhead.py).

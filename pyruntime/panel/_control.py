@@ -119,27 +119,30 @@ def check_breakpoint_spec(spec: Any) -> dict:
 
 
 def _stack_of(g: Any) -> list[str]:
-    """The G's own Python stack, innermost first (captured only at a breakpoint hit)."""
-    f = None
+    """The G's own Python stack, innermost first (captured only at a breakpoint hit).
+
+    At a transition the G is either the thread's current greenlet (GoBlock, GoStop, ...) or
+    the one about to be switched to (GoStart, whose frames are its greenlet's); the
+    runtime's and the panel's own frames are left out, as in ``debug.dump()``."""
+    from .._core import debug_impl
+
     glet = g.glet
     try:
         import greenlet
 
         if glet is not None and greenlet.getcurrent() is glet:
-            f = sys._getframe(3)
-        elif glet is not None:
-            f = getattr(glet, "gr_frame", None)
+            f = sys._getframe(1)
+        else:
+            f = getattr(glet, "gr_frame", None) if glet is not None else None
     except Exception:
         f = None
-    out = []
-    while f is not None and len(out) < 32:
-        co = f.f_code
-        if "/pyruntime/" not in co.co_filename or "/samples/" in co.co_filename:
-            out.append(f"{co.co_qualname if hasattr(co, 'co_qualname') else co.co_name}()\n\t{co.co_filename}:{f.f_lineno}")
+    frames = []
+    while f is not None and len(frames) < 64:
+        frames.append(f)
         f = f.f_back
+    out = list(debug_impl.format_stack(debug_impl._user_frames(frames)))[:32]
     if not out and g.fn is not None:
-        fn = g.fn
-        out.append(f"{getattr(fn, '__qualname__', repr(fn))}() (not started)")
+        out.append(f"{getattr(g.fn, '__qualname__', repr(g.fn))}(...) (not started)")
     return out
 
 
@@ -160,7 +163,6 @@ class Gate:
         self.bp_ids = itertools.count(1)
         self.hit: dict | None = None
         self.hitlog: collections.deque[dict] = collections.deque(maxlen=256)
-        self.want_pause = threading.Event()   # an "all" breakpoint asks the panel to pause
         self.open_all = False        # shutting down: nothing is held again
         self.passed: dict[int, tuple] = {}  # ticket -> the record it let through (step)
         self.panel_gcs = 0           # GC events of panel threads while paused (not streamed)
@@ -219,8 +221,7 @@ class Gate:
                 with self.cv:
                     if self.hit is None:
                         self.hit = hit
-                    self.closed = True
-                self.want_pause.set()
+                    self.closed = True  # the panel's tick preempts the running Gs
             elif bp.suspend == "g":
                 with self.cv:
                     self.hold_g.add(threading.get_ident())
@@ -269,7 +270,6 @@ class Gate:
             self.closed = False
             self.hit = None
             self.hold_g.clear()
-            self.want_pause.clear()
             self.cv.notify_all()
 
     def shutdown(self) -> None:

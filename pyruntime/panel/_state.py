@@ -37,31 +37,12 @@ def _p_status(p: Any) -> str:
     return "running"
 
 
-_names: dict[int, str] = {}  # goid -> start function (a started G's is found by a frame walk: cache it)
-
-
 def g_name(g: Any) -> str:
-    """A G's start function, as the tracer names it ("main" for the main goroutine)."""
-    from .. import trace as _trace
+    """A G's start function as the tracer names it (``module:qualname``; "main" for the
+    main goroutine).  A G keeps its function until it ends, so no frame walk is needed."""
+    from .._tracefmt import fn_name
 
-    goid = g._goid
-    name = _names.get(goid)
-    if name is not None:
-        return name
-    if g is proc.sched.main_g:
-        name = "main"
-    elif g.fn is not None:
-        fn = g.fn
-        qn = str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__)
-        mod = getattr(fn, "__module__", None)
-        name = f"{'main' if mod == '__main__' else mod}:{qn}" if mod else qn
-        return name  # not started yet: the frame walk would give the same later; do not cache
-    else:
-        name = _trace._frame_name(g)
-        if name == "?":
-            return name
-    _names[goid] = name
-    return name
+    return "main" if g is proc.sched.main_g else fn_name(g.fn)
 
 
 def _p_state(p: Any) -> dict:
@@ -116,9 +97,6 @@ def goroutine_rows(leak_after: float | None = 5.0) -> list[dict]:
     wall = time.time()
     rows = []
     live = dict(proc.sched.allgs)
-    if len(_names) > 2 * len(live) + 64:
-        for k in [k for k in _names if k not in live]:
-            _names.pop(k, None)
     nsus = 0
     for goid, g in sorted(live.items()):
         st = g._status
