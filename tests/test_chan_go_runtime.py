@@ -141,8 +141,9 @@ def test_gomaxprocs_shrink_leaves_no_reference_to_an_exited_ms_greenlets(procs):
         g0s = [weakref.ref(m.g0) for m in retiring]
         workers = [r for pid, r in glets if pid != 0]
         rt.gomaxprocs(1)
-        for m in retiring:
-            m.thread.join()
+        # (Parked through the runtime, not a plain join: M0 keeps scheduling meanwhile.)
+        wait_until(lambda: not any(m.thread.is_alive() for m in retiring), timeout=20,
+                   what="the retired Ms' threads ended")
         # greenlet frees an exited thread's main greenlet from a pending call on the main
         # thread, shortly after the thread is gone.
         wait_until(lambda: all(r() is None for r in g0s + workers), timeout=10,
